@@ -1,0 +1,42 @@
+// Address lists (trustedProxies, trustedSources): single addresses or CIDRs, IPv4 and IPv6.
+import { BlockList, isIP } from 'node:net';
+
+export interface CidrMatcher {
+  /** true when the (possibly IPv4-mapped IPv6) address is in the list. */
+  contains(address: string | undefined): boolean;
+  readonly size: number;
+}
+
+function unmap(address: string): string {
+  // Node reports IPv4 peers on dual-stack sockets as ::ffff:a.b.c.d.
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return m?.[1] ?? address;
+}
+
+export function parseCidrList(entries: string[]): CidrMatcher {
+  const list = new BlockList();
+  entries.forEach((entry, i) => {
+    const [addr = '', prefixText] = entry.split('/');
+    const family = isIP(addr);
+    if (family === 0) throw new Error(`[${i}] ${JSON.stringify(entry)} is not an IP address or CIDR`);
+    const type = family === 4 ? 'ipv4' : 'ipv6';
+    if (prefixText === undefined) {
+      list.addAddress(addr, type);
+      return;
+    }
+    const prefix = Number(prefixText);
+    const max = family === 4 ? 32 : 128;
+    if (!/^\d+$/.test(prefixText) || prefix > max) throw new Error(`[${i}] ${JSON.stringify(entry)} has a bad prefix length`);
+    list.addSubnet(addr, prefix, type);
+  });
+  return {
+    size: entries.length,
+    contains(address) {
+      if (!address || entries.length === 0) return false;
+      const a = unmap(address);
+      const family = isIP(a);
+      if (family === 0) return false;
+      return list.check(a, family === 4 ? 'ipv4' : 'ipv6');
+    },
+  };
+}

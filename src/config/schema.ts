@@ -1,0 +1,257 @@
+// The one configuration schema (DESIGN.md section 5): every key, its default and its doc
+// comment live here; config/gateway.example.yaml and the README mirror it.
+import { z } from 'zod';
+
+/** `host:port`, `[v6]:port` or `:port`. */
+const listenAddress = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'must be "host:port" (e.g. "0.0.0.0:8080")');
+
+const httpUrl = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password && !u.hash;
+  } catch {
+    return false;
+  }
+}, 'must be an absolute http(s) URL without user info or fragment');
+
+/** A secret reference: a file path (relative to the config file) or `env:NAME`. */
+const secretRef = z.string().min(1, 'must be a file path or env:NAME');
+
+export const SIGNATURE_METHODS = ['RSA-SHA1', 'HMAC-SHA1', 'PLAINTEXT'] as const;
+
+const userName = z.string().min(1).max(255);
+
+export const linkSchema = z
+  .object({
+    /** The applicationLinkID (usually a UUID); appears in login-dance URLs. */
+    id: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ -'),
+    /** Shown to users on the approval page. */
+    name: z.string().min(1).max(200),
+    /** The oauth_consumer_key AppA signs with. */
+    consumerKey: z.string().min(1).max(255),
+    /** Signature methods this consumer may use. PLAINTEXT only when publicBaseUrl is https. */
+    signatureMethods: z.array(z.enum(SIGNATURE_METHODS)).min(1).default(['RSA-SHA1']),
+    /** AppA's RSA public key (PEM public key or X.509 certificate), for RSA-SHA1. */
+    publicKeyFile: secretRef.optional(),
+    /** Several public keys accepted at once, while AppA rotates its key. */
+    publicKeyFiles: z.array(secretRef).min(1).optional(),
+    /** The consumer secret, for HMAC-SHA1 and PLAINTEXT. */
+    sharedSecretFile: secretRef.optional(),
+    /** Registered callback URLs; a request's oauth_callback must equal one (it may add a query). `oob` allows out-of-band. */
+    callbackUrls: z.array(z.union([z.literal('oob'), httpUrl])).default([]),
+    /** Flow 1c: the gateway may start the login dance (`login-dance/authorize`). Opt-in: see DESIGN.md 1c. */
+    gatewayInitiated: z.boolean().default(false),
+    /** Three-legged tokens (the dance, then requests as the approving user). */
+    threeLegged: z.boolean().default(true),
+    /** Callback-less OAuth 1.0 clients (jirashell --oauth-dance). Reopens session fixation: off by default. */
+    allowOAuth10: z.boolean().default(false),
+    /** Plain 2LO: requests without a token run as `executeAs`. */
+    twoLegged: z
+      .object({
+        enabled: z.boolean().default(false),
+        executeAs: userName.nullable().default(null),
+      })
+      .strict()
+      .default({ enabled: false, executeAs: null }),
+    /** 2LOi: requests without a token name their user in xoauth_requestor_id. */
+    impersonation: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** Never impersonated (case-insensitive), e.g. admins. */
+        denyUsers: z.array(userName).default([]),
+        /** When set, only these users may be impersonated (case-insensitive). */
+        allowUsers: z.array(userName).nullable().default(null),
+      })
+      .strict()
+      .default({ enabled: false, denyUsers: [], allowUsers: null }),
+  })
+  .strict();
+
+const oauth1Identity = z
+  .object({
+    mode: z.literal('oauth1'),
+    /** The consumer key AppB knows the gateway by (its incoming link). */
+    consumerKey: z.string().min(1).default('applink-gateway'),
+    signatureMethod: z.enum(['RSA-SHA1', 'HMAC-SHA1']).default('RSA-SHA1'),
+    /** RSA private key (PEM) for RSA-SHA1. */
+    privateKeyFile: secretRef.optional(),
+    /** Consumer secret for HMAC-SHA1. */
+    sharedSecretFile: secretRef.optional(),
+  })
+  .strict();
+
+const headerIdentity = z
+  .object({
+    mode: z.literal('header'),
+    /** HMAC-SHA256 key for X-Applink-Gateway-Signature. */
+    sharedSecretFile: secretRef,
+    /** Header carrying the user name. */
+    userHeader: z.string().regex(/^[A-Za-z0-9-]+$/).default('X-Forwarded-User'),
+    /** Allow a non-loopback upstream (the header is only as safe as the network path). */
+    allowRemote: z.boolean().default(false),
+  })
+  .strict();
+
+const jwtIdentity = z
+  .object({
+    mode: z.literal('jwt'),
+    /** RSA (RS256) or Ed25519 (EdDSA) private key, PEM. */
+    privateKeyFile: secretRef,
+    /** `aud` claim; default: upstream.signatureBaseUrl. */
+    audience: z.string().min(1).optional(),
+    /** `iss` claim; default: server.publicBaseUrl. */
+    issuer: z.string().min(1).optional(),
+    /** Token lifetime, at most 60 s. */
+    ttlSeconds: z.number().int().min(1).max(60).default(30),
+    /** `kid` header and JWKS key id; default: a thumbprint of the public key. */
+    keyId: z.string().min(1).optional(),
+  })
+  .strict();
+
+const hostPort = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }).strict();
+
+const redisSchema = z
+  .object({
+    /** redis:// or rediss:// URL (REDIS_URL overrides it). */
+    url: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+    /** Sentinel: the sentinels to ask and the master name. */
+    sentinels: z.array(hostPort).min(1).optional(),
+    sentinelName: z.string().min(1).optional(),
+    /** Cluster: seed nodes. */
+    clusterNodes: z.array(hostPort).min(1).optional(),
+    /** Prefix of every key the gateway writes. */
+    keyPrefix: z.string().default('applink:'),
+    /** Per-command timeout; Redis slower than this counts as down (503). */
+    commandTimeoutMs: z.number().int().min(50).max(10000).default(1500),
+  })
+  .strict();
+
+const upstreamSessionAuth = z
+  .object({
+    mode: z.literal('upstream-session'),
+    /** AppB endpoint answering the logged-in user as JSON (401 when anonymous). */
+    sessionCheckPath: z.string().startsWith('/').default('/rest/auth/1/session'),
+    /** Field of that JSON holding the user name (dots for nesting). */
+    usernameField: z.string().min(1).default('name'),
+    /** AppB's login page; {return} is replaced by the URL-encoded return path. */
+    loginUrl: z.string().min(1).default('/login.jsp?os_destination={return}'),
+    /** How long a session check result is cached (by a digest of the cookie). */
+    cacheSeconds: z.number().int().min(0).max(300).default(15),
+  })
+  .strict();
+
+const trustedHeaderAuth = z
+  .object({
+    mode: z.literal('trusted-header'),
+    /** Header an SSO proxy sets to the user name. */
+    header: z.string().regex(/^[A-Za-z0-9-]+$/).default('X-Remote-User'),
+    /** Addresses or CIDRs allowed to set it (required). */
+    trustedSources: z.array(z.string().min(1)).min(1),
+    /** Where to send anonymous users; {return} as above. */
+    loginUrl: z.string().min(1).optional(),
+  })
+  .strict();
+
+const demoAuth = z
+  .object({
+    mode: z.literal('demo'),
+    /** Demo users and passwords (demo only; refused when NODE_ENV=production). */
+    users: z
+      .array(z.object({ name: userName, password: z.string().min(1) }).strict())
+      .min(1),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        /** Public listener (AppA, browsers). */
+        listen: listenAddress.default('0.0.0.0:8080'),
+        /** The URL clients use to reach AppB through the gateway; signatures are checked against it. */
+        publicBaseUrl: httpUrl,
+        /** Addresses/CIDRs whose X-Forwarded-* headers are believed. Default none. */
+        trustedProxies: z.array(z.string().min(1)).default([]),
+        /** Worker processes (node:cluster); "auto" = CPU count. More than 1 requires Redis. */
+        workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1),
+        /** Largest form body read for signature checks (413 beyond). */
+        formBodyLimitBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+      })
+      .strict(),
+    shutdown: z
+      .object({
+        /** Seconds /readyz fails before the listener closes. */
+        delaySeconds: z.number().min(0).max(300).default(5),
+        /** Seconds in-flight requests get to finish after that. */
+        graceSeconds: z.number().min(0).max(3600).default(25),
+      })
+      .strict()
+      .default({ delaySeconds: 5, graceSeconds: 25 }),
+    admin: z
+      .object({
+        /** Admin listener: /healthz /readyz /readyz/redis /metrics /jwks.json. */
+        listen: listenAddress.default('0.0.0.0:9090'),
+      })
+      .strict()
+      .default({ listen: '0.0.0.0:9090' }),
+    upstream: z
+      .object({
+        /** AppB. */
+        url: httpUrl,
+        /** The URL AppB believes it has (base of re-signed requests); default server.publicBaseUrl. */
+        signatureBaseUrl: httpUrl.optional(),
+        /** AppB slower than this → 504. */
+        timeoutMs: z.number().int().min(100).max(600000).default(30000),
+        /** OAuth requests of consumer keys that are not links go to AppB untouched. */
+        passthroughUnknownConsumers: z.boolean().default(false),
+        /** How AppB learns the user. */
+        identity: z.discriminatedUnion('mode', [oauth1Identity, headerIdentity, jwtIdentity]),
+      })
+      .strict(),
+    store: z
+      .object({
+        /** Redis; without it the embedded memory store serves one process only. */
+        redis: redisSchema.nullable().default(null),
+        /** Keyring encrypting token secrets at rest (required with Redis). */
+        encryptionKeyFile: secretRef.optional(),
+      })
+      .strict()
+      .default({ redis: null }),
+    userAuth: z
+      .discriminatedUnion('mode', [upstreamSessionAuth, trustedHeaderAuth, demoAuth])
+      .default({
+        mode: 'upstream-session',
+        sessionCheckPath: '/rest/auth/1/session',
+        usernameField: 'name',
+        loginUrl: '/login.jsp?os_destination={return}',
+        cacheSeconds: 15,
+      }),
+    oauth: z
+      .object({
+        /** Accepted clock difference for oauth_timestamp. */
+        timestampSkewSeconds: z.number().int().min(1).max(3600).default(300),
+        requestTokenTtlSeconds: z.number().int().min(10).max(86400).default(600),
+        /** Access-token lifetime: 5 years, as Atlassian. */
+        accessTokenTtlSeconds: z.number().int().min(60).default(157680000),
+        /** How long a session handle may renew; default = accessTokenTtlSeconds. */
+        authorizationTtlSeconds: z.number().int().min(60).optional(),
+      })
+      .strict()
+      .default({ timestampSkewSeconds: 300, requestTokenTtlSeconds: 600, accessTokenTtlSeconds: 157680000 }),
+    logging: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .strict()
+      .default({ level: 'info' }),
+    links: z.array(linkSchema).default([]),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type LinkConfig = z.infer<typeof linkSchema>;
+export type IdentityConfig = Config['upstream']['identity'];
+export type UserAuthConfig = Config['userAuth'];
+export type RedisConfig = z.infer<typeof redisSchema>;

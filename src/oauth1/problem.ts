@@ -1,0 +1,93 @@
+// OAuth Problem Reporting (oauth.pbworks "ProblemReporting" extension), as Atlassian answers it.
+import { formEncode, percentEncode } from './encode.js';
+
+export type OAuthProblemName =
+  | 'version_rejected'
+  | 'parameter_absent'
+  | 'parameter_rejected'
+  | 'timestamp_refused'
+  | 'signature_method_rejected'
+  | 'nonce_used'
+  | 'token_used'
+  | 'token_expired'
+  | 'token_revoked'
+  | 'token_rejected'
+  | 'signature_invalid'
+  | 'consumer_key_unknown'
+  | 'permission_unknown'
+  | 'permission_denied';
+
+// DESIGN.md §3: malformed requests are 400, everything about credentials is 401.
+const STATUS: Readonly<Record<OAuthProblemName, 400 | 401>> = {
+  version_rejected: 400,
+  parameter_absent: 400,
+  parameter_rejected: 400,
+  timestamp_refused: 400,
+  signature_method_rejected: 400,
+  nonce_used: 401,
+  token_used: 401,
+  token_expired: 401,
+  token_revoked: 401,
+  token_rejected: 401,
+  signature_invalid: 401,
+  consumer_key_unknown: 401,
+  permission_unknown: 401,
+  permission_denied: 401,
+};
+
+export class OAuthProblem extends Error {
+  readonly problem: OAuthProblemName;
+  readonly status: 400 | 401;
+  /** Extra problem parameters sent to the client (e.g. oauth_parameters_rejected). */
+  readonly params: Record<string, string>;
+  // Koa/http-errors convention: the client may see this error (it carries no secret).
+  readonly expose = true;
+
+  constructor(problem: OAuthProblemName, opts: { params?: Record<string, string>; detail?: string } = {}) {
+    super(opts.detail ?? problem);
+    this.name = 'OAuthProblem';
+    this.problem = problem;
+    this.status = STATUS[problem];
+    this.params = { ...opts.params };
+  }
+
+  /** parameter_absent with oauth_parameters_absent=a&b. */
+  static absent(names: string[], detail?: string): OAuthProblem {
+    return new OAuthProblem('parameter_absent', {
+      params: { oauth_parameters_absent: names.join('&') },
+      detail: detail ?? `missing ${names.join(', ')}`,
+    });
+  }
+
+  /** parameter_rejected with oauth_parameters_rejected=a&b. */
+  static rejected(names: string[], detail?: string): OAuthProblem {
+    return new OAuthProblem('parameter_rejected', {
+      params: { oauth_parameters_rejected: names.join('&') },
+      detail: detail ?? `rejected ${names.join(', ')}`,
+    });
+  }
+
+  /** timestamp_refused with oauth_acceptable_timestamps=min-max. */
+  static timestamp(min: number, max: number, detail?: string): OAuthProblem {
+    return new OAuthProblem('timestamp_refused', {
+      params: { oauth_acceptable_timestamps: `${min}-${max}` },
+      detail: detail ?? `timestamp outside ${min}-${max}`,
+    });
+  }
+}
+
+export function isOAuthProblem(e: unknown): e is OAuthProblem {
+  return e instanceof OAuthProblem;
+}
+
+/** WWW-Authenticate value: OAuth realm="...", oauth_problem="...", extra="...". */
+export function wwwAuthenticate(realm: string, p: OAuthProblem): string {
+  const parts = [`realm="${percentEncode(realm)}"`, `oauth_problem="${percentEncode(p.problem)}"`];
+  for (const [name, value] of Object.entries(p.params)) parts.push(`${percentEncode(name)}="${percentEncode(value)}"`);
+  return `OAuth ${parts.join(', ')}`;
+}
+
+/** application/x-www-form-urlencoded response body: oauth_problem=...&extra=... */
+export function problemBody(p: OAuthProblem): string {
+  return formEncode([['oauth_problem', p.problem], ...Object.entries(p.params)]);
+}

@@ -1,0 +1,216 @@
+// Starts a gateway: store, public listener, admin listener, configuration watch; and stops it
+// gracefully in the order DESIGN.md section 3 gives (readiness first, then listeners, then Redis).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { RuntimeConfig } from './config/load.js';
+import { watchConfig, type ConfigWatcher, type ReloadOutcome } from './config/watch.js';
+import { createGateway, type Gateway } from './gateway.js';
+import { createPublicApp } from './app.js';
+import { createAdminApp } from './ops/admin.js';
+import { createLogger, type Logger } from './ops/logger.js';
+import { createMetrics } from './ops/metrics.js';
+import { createStore, MEMORY_STORE_WARNING } from './store/index.js';
+import type { TokenStore } from './store/types.js';
+import { attachUpgradeHandler } from './proxy/upgrade.js';
+
+export interface StartOptions {
+  cfg: RuntimeConfig;
+  log?: Logger;
+  /** Use this store instead of building one from the configuration (tests, demo); not closed by close(). */
+  store?: TokenStore;
+  /** Override the listen addresses (tests listen on port 0). */
+  listen?: string;
+  adminListen?: string;
+  /** false: no admin listener (a cluster worker: the primary serves it). Default true. */
+  admin?: boolean;
+  /** Watch the configuration file and reload on change. Default: when cfg.sourcePath is set. */
+  watchConfig?: boolean;
+  /** Debounce of the configuration watch (tests shorten it). */
+  watchDebounceMs?: number;
+  defaultMetrics?: boolean;
+}
+
+export interface RunningGateway {
+  gw: Gateway;
+  publicServer: http.Server;
+  /** null when started with admin: false. */
+  adminServer: http.Server | null;
+  /** e.g. http://127.0.0.1:34567 */
+  publicUrl: string;
+  /** '' when started with admin: false. */
+  adminUrl: string;
+  /** Re-reads the configuration file (SIGHUP); a no-op outcome 'unchanged' for a config built in code. */
+  reload(reason?: string): Promise<ReloadOutcome>;
+  /** Graceful stop: readiness off, wait delaySeconds, close listeners, drain within graceSeconds, close the store. */
+  shutdown(opts?: { delaySeconds?: number; graceSeconds?: number }): Promise<void>;
+  /** Immediate stop (tests). */
+  close(): Promise<void>;
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const idx = listen.lastIndexOf(':');
+  const host = listen.slice(0, idx).replace(/^\[|\]$/g, '') || '0.0.0.0';
+  return { host, port: Number(listen.slice(idx + 1)) };
+}
+
+/** Listens and returns a URL a local client can use (0.0.0.0 becomes 127.0.0.1). */
+export function listen(server: http.Server, address: string): Promise<string> {
+  const { host, port } = parseListen(address);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const a = server.address() as AddressInfo;
+      const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+      resolve(`http://${h === '0.0.0.0' ? '127.0.0.1' : h === '[::]' ? '[::1]' : h}:${a.port}`);
+    });
+  });
+}
+
+export function closeServer(server: http.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+  });
+}
+
+export function storeFromConfig(cfg: RuntimeConfig, log: Logger, onError?: (err: Error) => void): TokenStore {
+  const r = cfg.config.store.redis;
+  if (!r) {
+    log.warn(MEMORY_STORE_WARNING);
+    return createStore({ redis: null });
+  }
+  return createStore({
+    redis: {
+      url: r.url,
+      sentinels: r.sentinels,
+      sentinelName: r.sentinelName,
+      clusterNodes: r.clusterNodes,
+      keyPrefix: r.keyPrefix,
+      encryptionKeys: cfg.encryptionKeys ?? [],
+      commandTimeoutMs: r.commandTimeoutMs,
+      onError,
+    },
+  });
+}
+
+export async function startGateway(opts: StartOptions): Promise<RunningGateway> {
+  const log = opts.log ?? createLogger({ level: opts.cfg.config.logging.level });
+  let storeRef: TokenStore | null = null;
+  const metrics = createMetrics({ defaultMetrics: opts.defaultMetrics, storeHealthy: () => storeRef?.isHealthy() ?? false });
+  const store =
+    opts.store ??
+    storeFromConfig(opts.cfg, log, (err) => {
+      metrics.storeErrors.inc();
+      log.warn({ err: err.message }, 'token store error');
+    });
+  storeRef = store;
+  const gw = createGateway({ cfg: opts.cfg, store, log, metrics });
+
+  const publicApp = createPublicApp(gw);
+  const handle = publicApp.callback();
+  const publicServer = http.createServer((req, res) => {
+    // While shutting down, answers end their connection: keep-alive clients reconnect to a
+    // replica that is still in the Service instead of reusing a socket that is about to close.
+    if (gw.shuttingDown) res.setHeader('Connection', 'close');
+    void handle(req, res);
+  });
+  // Slow clients must not hold sockets forever; AppB's own timeout is upstream.timeoutMs.
+  publicServer.headersTimeout = 60_000;
+  publicServer.requestTimeout = 0;
+  publicServer.keepAliveTimeout = 65_000;
+  attachUpgradeHandler(publicServer, gw);
+  const adminServer = opts.admin === false ? null : http.createServer(createAdminApp(gw).callback());
+
+  const publicUrl = await listen(publicServer, opts.listen ?? opts.cfg.config.server.listen).catch(async (err: unknown) => {
+    if (!opts.store) await store.close();
+    throw err;
+  });
+  let adminUrl = '';
+  if (adminServer) {
+    try {
+      adminUrl = await listen(adminServer, opts.adminListen ?? opts.cfg.config.admin.listen);
+    } catch (err) {
+      publicServer.closeAllConnections();
+      await closeServer(publicServer);
+      if (!opts.store) await store.close();
+      throw err;
+    }
+  }
+  log.info(
+    { publicUrl, adminUrl: adminUrl || undefined, links: opts.cfg.links.length, identity: opts.cfg.identity.mode, store: opts.cfg.config.store.redis ? 'redis' : 'memory' },
+    'gateway listening',
+  );
+
+  const watcher: ConfigWatcher | null =
+    opts.cfg.sourcePath === null
+      ? null
+      : watchConfig({
+          file: opts.cfg.sourcePath,
+          current: () => gw.cfg(),
+          apply: (next) => {
+            gw.setCfg(next);
+            log.level = next.config.logging.level;
+          },
+          log,
+          metrics,
+          watch: opts.watchConfig ?? true,
+          debounceMs: opts.watchDebounceMs,
+        });
+
+  let stopping: Promise<void> | null = null;
+
+  const shutdown = (o: { delaySeconds?: number; graceSeconds?: number } = {}): Promise<void> => {
+    if (stopping) return stopping;
+    stopping = (async () => {
+      const delay = o.delaySeconds ?? gw.cfg().config.shutdown.delaySeconds;
+      const grace = o.graceSeconds ?? gw.cfg().config.shutdown.graceSeconds;
+      gw.shuttingDown = true;
+      watcher?.close();
+      log.info({ delaySeconds: delay, graceSeconds: grace }, 'shutting down: readiness off');
+      // Endpoints take a moment to drop this replica: keep serving meanwhile.
+      await new Promise((r) => setTimeout(r, delay * 1000));
+      log.info('shutting down: no new connections, draining in-flight requests');
+      const closed = closeServer(publicServer);
+      publicServer.closeIdleConnections();
+      // A keep-alive socket whose request ends later stays open until keepAliveTimeout: sweep it once idle.
+      const idleSweep = setInterval(() => publicServer.closeIdleConnections(), 100);
+      let graceTimer: NodeJS.Timeout | undefined;
+      const timer = new Promise<'timeout'>((r) => (graceTimer = setTimeout(() => r('timeout'), grace * 1000)));
+      const result = await Promise.race([closed.then(() => 'drained' as const), timer]);
+      clearInterval(idleSweep);
+      clearTimeout(graceTimer);
+      if (result === 'timeout') {
+        log.warn('grace period over: closing the remaining connections');
+        publicServer.closeAllConnections();
+        await closed;
+      }
+      if (adminServer) {
+        adminServer.closeAllConnections();
+        await closeServer(adminServer);
+      }
+      await store.close();
+      log.info('stopped');
+    })();
+    return stopping;
+  };
+
+  const close = async (): Promise<void> => {
+    gw.shuttingDown = true;
+    watcher?.close();
+    publicServer.closeAllConnections();
+    adminServer?.closeAllConnections();
+    await Promise.all([closeServer(publicServer), adminServer ? closeServer(adminServer) : Promise.resolve()]);
+    if (!opts.store) await store.close();
+  };
+
+  const reload = async (reason = 'SIGHUP'): Promise<ReloadOutcome> => {
+    if (!watcher) {
+      log.info({ reason }, 'configuration built in code: nothing to reload');
+      return { result: 'unchanged' };
+    }
+    return watcher.reload(reason);
+  };
+
+  return { gw, publicServer, adminServer, publicUrl, adminUrl, reload, shutdown, close };
+}

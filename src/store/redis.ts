@@ -1,0 +1,834 @@
+// The Redis token store (DESIGN.md section 6): standalone, Sentinel or Cluster.
+//
+// Key layout (every key under keyPrefix; <h> is the grant's handle, a Cluster hash tag):
+//   rt:{<h>}                   hash  request token: digest, encrypted secret/verifier, state...
+//   at:{<h>}                   hash  access token: digest, encrypted secret/session handle...
+//   n:{<h>}:<sha256>           "1"   nonce of a request signed with a token of grant <h>
+//   n:<sha256>                 "1"   nonce of a 2LO request (no token)
+//   u:<lower-cased user>       set   handles of the user's access tokens (pruned lazily)
+//   l:<linkId>                 set   handles of the link's access tokens (pruned lazily)
+// Token values are `<h>.<secret part>`: the request token and the access token of one grant
+// share <h>, so the exchange script touches two keys in one slot.
+import { Cluster, Redis } from 'ioredis';
+import type { ClusterOptions, RedisOptions } from 'ioredis';
+import { constantTimeEqual, decryptSecret, encryptSecret, randomToken, tokenDigest } from './crypto.js';
+import type { EncryptionKey } from './crypto.js';
+import {
+  assertRevokeFilter,
+  handleOfToken,
+  isAccessRecordLive,
+  isHandle,
+  newHandle,
+  newTokenValue,
+  newestFirst,
+  nonceDigest,
+  nonceTtlSeconds,
+  toSummary,
+  ttlToMs,
+  userKey,
+} from './tokens.js';
+import { StoreUnavailableError } from './types.js';
+import type {
+  AccessToken,
+  AccessTokenSummary,
+  DanceVersion,
+  DecideResult,
+  ExchangeInput,
+  ExchangeResult,
+  NewRequestToken,
+  NonceKey,
+  RenewInput,
+  RenewResult,
+  RequestToken,
+  RequestTokenState,
+  ResourceLookup,
+  TokenStore,
+} from './types.js';
+
+export interface RedisStoreOptions {
+  /** redis:// or rediss:// URL; with sentinels or clusterNodes only its credentials and TLS are used. */
+  url?: string;
+  sentinels?: Array<{ host: string; port: number }>;
+  /** The Sentinel master name; required with `sentinels`. */
+  sentinelName?: string;
+  clusterNodes?: Array<{ host: string; port: number }>;
+  /** Prepended to every key, e.g. "applink:". Must not contain `{` or `}` (hash tags). */
+  keyPrefix: string;
+  /** The first key encrypts, all keys decrypt (see parseKeyring). */
+  encryptionKeys: EncryptionKey[];
+  /** Budget of one store operation, waiting for a reconnection included. Default 1500. */
+  commandTimeoutMs?: number;
+  /** TCP connect timeout. Default 2000. */
+  connectTimeoutMs?: number;
+  /** Connection errors, for the server to log and count (called at most once per reconnect attempt). */
+  onError?: (err: Error) => void;
+  /** Clock in epoch ms, for tests; TTLs in Redis are relative, so the two clocks need not agree. */
+  now?: () => number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lua. Every script gets `now` from the gateway (ARGV) and re-checks expiry with it; TTLs are set
+// with PEXPIRE (relative), so a clock difference between gateway and Redis cannot shorten them.
+
+const LOAD = `
+local function load(key)
+  local flat = redis.call('HGETALL', key)
+  if #flat == 0 then return nil end
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t
+end
+`;
+
+/** KEYS rt, at; ARGV ttlMs, field, value, ... -> 1 created, 0 handle taken. */
+const CREATE_REQUEST = `
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`;
+
+/** KEYS rt; ARGV digest, now, state, user, userKey, encVerifier, verifierDigest. */
+const DECIDE_REQUEST = `${LOAD}
+local t = load(KEYS[1])
+if not t or t.d ~= ARGV[1] then return {'unknown'} end
+if tonumber(t.ea) <= tonumber(ARGV[2]) then return {'expired'} end
+if t.st ~= 'pending' then return {'already_decided'} end
+if ARGV[3] == 'approved' and t.ver == '1.0a' then
+  redis.call('HSET', KEYS[1], 'st', ARGV[3], 'u', ARGV[4], 'ul', ARGV[5], 've', ARGV[6], 'vd', ARGV[7])
+else
+  redis.call('HSET', KEYS[1], 'st', ARGV[3], 'u', ARGV[4], 'ul', ARGV[5])
+end
+local out = redis.call('HGETALL', KEYS[1])
+table.insert(out, 1, 'ok')
+return out
+`;
+
+/**
+ * KEYS rt, at; ARGV rtDigest, consumerKey, verifierDigest ('' = none), now, atDigest,
+ * encSecret, encSessionHandle, sessionHandleDigest, expiresAt, authorizationExpiresAt, keepMs.
+ * The request token stays, in state used, until its own TTL.
+ */
+const EXCHANGE = `${LOAD}
+local t = load(KEYS[1])
+if not t or t.d ~= ARGV[1] then return {'unknown'} end
+if tonumber(t.ea) <= tonumber(ARGV[4]) then return {'expired'} end
+if t.ck ~= ARGV[2] then return {'wrong_consumer'} end
+if t.st == 'used' then return {'used'} end
+if t.st == 'denied' then return {'denied'} end
+if t.st ~= 'approved' then return {'not_approved'} end
+if t.ver == '1.0a' then
+  if ARGV[3] == '' or t.vd ~= ARGV[3] then return {'bad_verifier'} end
+elseif ARGV[3] ~= '' then
+  return {'bad_verifier'}
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'used'} end
+redis.call('HSET', KEYS[1], 'st', 'used')
+redis.call('HSET', KEYS[2], 'd', ARGV[5], 's', ARGV[6], 'sh', ARGV[7], 'shd', ARGV[8],
+  'lk', t.lk, 'ck', t.ck, 'u', t.u, 'ul', t.ul, 'ca', ARGV[4], 'ea', ARGV[9], 'aea', ARGV[10])
+redis.call('PEXPIRE', KEYS[2], ARGV[11])
+return {'ok', t.lk, t.ck, t.u, t.ul}
+`;
+
+/** KEYS at; ARGV digest, consumerKey, sessionHandleDigest, now, accessTtlMs. */
+const RENEW = `${LOAD}
+local t = load(KEYS[1])
+if not t or t.d ~= ARGV[1] then return {'unknown'} end
+if t.ck ~= ARGV[2] then return {'wrong_consumer'} end
+local now = tonumber(ARGV[4])
+local aea = tonumber(t.aea)
+if aea <= now then return {'expired'} end
+if t.shd ~= ARGV[3] then return {'bad_session_handle'} end
+local ea = math.min(now + tonumber(ARGV[5]), aea)
+redis.call('HSET', KEYS[1], 'ea', string.format('%.0f', ea))
+redis.call('PEXPIRE', KEYS[1], string.format('%.0f', math.max(ea, aea) - now))
+local out = redis.call('HGETALL', KEYS[1])
+table.insert(out, 1, 'ok')
+return out
+`;
+
+/** KEYS at; ARGV userKey ('' = any), linkId ('' = any), now -> the deleted record, or {}. */
+const REVOKE = `${LOAD}
+local t = load(KEYS[1])
+if not t then return {} end
+if ARGV[1] ~= '' and t.ul ~= ARGV[1] then return {} end
+if ARGV[2] ~= '' and t.lk ~= ARGV[2] then return {} end
+local now = tonumber(ARGV[3])
+redis.call('DEL', KEYS[1])
+if math.max(tonumber(t.ea), tonumber(t.aea)) <= now then return {} end
+return {'lk', t.lk, 'ck', t.ck, 'u', t.u, 'ul', t.ul, 'ca', t.ca, 'ea', t.ea, 'aea', t.aea}
+`;
+
+/** KEYS nonce, at; ARGV ttlSeconds -> {fresh 0/1, access token fields...}. */
+const CLAIM_NONCE_AND_GET = `
+local fresh = 0
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then fresh = 1 end
+local out = redis.call('HGETALL', KEYS[2])
+table.insert(out, 1, fresh)
+return out
+`;
+
+/** KEYS index; ARGV handle, ttlMs: the index lives at least as long as its newest member. */
+const INDEX_ADD = `
+redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`;
+
+type Arg = string | number;
+
+/** The scripts, as defineCommand attaches them (EVALSHA, falling back to EVAL). */
+interface StoreScripts {
+  applinkCreateRequest(rt: string, at: string, ...args: Arg[]): Promise<unknown>;
+  applinkDecideRequest(rt: string, ...args: Arg[]): Promise<unknown>;
+  applinkExchange(rt: string, at: string, ...args: Arg[]): Promise<unknown>;
+  applinkRenew(at: string, ...args: Arg[]): Promise<unknown>;
+  applinkRevoke(at: string, ...args: Arg[]): Promise<unknown>;
+  applinkClaimNonceAndGet(nonce: string, at: string, ttlSeconds: number): Promise<unknown>;
+  applinkIndexAdd(index: string, handle: string, ttlMs: number): Promise<unknown>;
+}
+
+const SCRIPTS: Record<keyof StoreScripts, { lua: string; numberOfKeys: number }> = {
+  applinkCreateRequest: { lua: CREATE_REQUEST, numberOfKeys: 2 },
+  applinkDecideRequest: { lua: DECIDE_REQUEST, numberOfKeys: 1 },
+  applinkExchange: { lua: EXCHANGE, numberOfKeys: 2 },
+  applinkRenew: { lua: RENEW, numberOfKeys: 1 },
+  applinkRevoke: { lua: REVOKE, numberOfKeys: 1 },
+  applinkClaimNonceAndGet: { lua: CLAIM_NONCE_AND_GET, numberOfKeys: 2 },
+  applinkIndexAdd: { lua: INDEX_ADD, numberOfKeys: 1 },
+};
+
+// ---------------------------------------------------------------------------------------------
+
+type Client = Redis | Cluster;
+
+const DEFAULT_COMMAND_TIMEOUT_MS = 1500;
+const DEFAULT_CONNECT_TIMEOUT_MS = 2000;
+const MAX_BACKOFF_MS = 2000;
+const QUIT_TIMEOUT_MS = 1000;
+const READ_BATCH = 200;
+
+// Redis replies that mean "not now" rather than "bad request": answered as 503 too.
+const TRANSIENT_REPLY =
+  /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|NOREPLICAS|MISCONF|OOM|NOMASTERLINK)\b/;
+
+function backoff(times: number): number {
+  return Math.min(50 * 2 ** Math.min(times - 1, 10), MAX_BACKOFF_MS) + Math.floor(Math.random() * 100);
+}
+
+function isUnavailableError(err: unknown): boolean {
+  if (err instanceof StoreUnavailableError) return true;
+  if (!(err instanceof Error)) return false;
+  // Server replies are errors of ours (a bug) unless they say the server is not ready.
+  if (err.name === 'ReplyError') return TRANSIENT_REPLY.test(err.message);
+  // Everything else ioredis raises is about the connection: closed, not writable, timed out.
+  return true;
+}
+
+function credentialsFromUrl(url: string | undefined): Partial<RedisOptions> {
+  if (url === undefined) return {};
+  const u = new URL(url);
+  const out: Partial<RedisOptions> = {};
+  if (u.username) out.username = decodeURIComponent(u.username);
+  if (u.password) out.password = decodeURIComponent(u.password);
+  if (u.protocol === 'rediss:') out.tls = {};
+  return out;
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+function fields(flat: unknown, from = 0): Record<string, string> {
+  const rec: Record<string, string> = {};
+  if (!Array.isArray(flat)) return rec;
+  for (let i = from; i + 1 < flat.length; i += 2) rec[String(flat[i])] = String(flat[i + 1]);
+  return rec;
+}
+
+function int(value: string | undefined): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new Error('token store: malformed record in Redis');
+  return n;
+}
+
+function req(rec: Record<string, string>, name: string): string {
+  const v = rec[name];
+  if (v === undefined) throw new Error(`token store: record in Redis lacks field "${name}"`);
+  return v;
+}
+
+export function createRedisStore(opts: RedisStoreOptions): TokenStore {
+  if (/[{}]/.test(opts.keyPrefix)) {
+    throw new Error('store.redis.keyPrefix must not contain { or } (they would change the hash tags)');
+  }
+  if (opts.encryptionKeys.length === 0) {
+    throw new Error('the Redis store needs at least one encryption key');
+  }
+  const keys = opts.encryptionKeys;
+  const prefix = opts.keyPrefix;
+  const now = opts.now ?? Date.now;
+  const budgetMs = opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+
+  const perConnection: RedisOptions = {
+    maxRetriesPerRequest: 1,
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: budgetMs,
+    connectTimeout: connectTimeoutMs,
+    connectionName: 'applink-gateway',
+  };
+  const connection: RedisOptions = {
+    ...perConnection,
+    // Fail fast instead of queueing: a request must get its 503 within the budget.
+    enableOfflineQueue: false,
+    retryStrategy: backoff,
+  };
+
+  let client: Client;
+  if (opts.clusterNodes && opts.clusterNodes.length > 0) {
+    // Cluster: the offline queue is refused at the cluster level; ioredis keeps its own
+    // per-node queue and node retry policy (slots are refreshed on MOVED).
+    const clusterOptions: ClusterOptions = {
+      enableOfflineQueue: false,
+      clusterRetryStrategy: backoff,
+      slotsRefreshTimeout: Math.min(budgetMs, 1000),
+      redisOptions: { ...perConnection, ...credentialsFromUrl(opts.url) },
+    };
+    client = new Cluster(opts.clusterNodes, clusterOptions);
+  } else if (opts.sentinels && opts.sentinels.length > 0) {
+    if (!opts.sentinelName) throw new Error('store.redis.sentinelName is required with sentinels');
+    client = new Redis({
+      ...connection,
+      ...credentialsFromUrl(opts.url),
+      sentinels: opts.sentinels,
+      name: opts.sentinelName,
+    });
+  } else {
+    client = new Redis(opts.url ?? 'redis://127.0.0.1:6379', connection);
+  }
+  for (const [name, def] of Object.entries(SCRIPTS)) client.defineCommand(name, def);
+  const scripts = client as unknown as StoreScripts;
+
+  // Connection state: isHealthy() and how long a call may wait for a reconnection.
+  let closed = false;
+  let stalled = false; // a command timed out on an open connection; cleared by the next success
+  let downSince: number | null = Date.now();
+  client.on('ready', () => {
+    downSince = null;
+    stalled = false;
+  });
+  const markDown = () => {
+    downSince ??= Date.now();
+  };
+  client.on('close', markDown);
+  client.on('end', markDown);
+  client.on('error', (err: Error) => opts.onError?.(err));
+
+  // One shared waiter per outage, so that waiting callers do not pile listeners on the client.
+  let readyWaiter: Promise<void> | null = null;
+  function nextReady(): Promise<void> {
+    if (readyWaiter === null) {
+      const waiter = new Promise<void>((resolve, reject) => {
+        const onReady = () => {
+          client.off('end', onEnd);
+          resolve();
+        };
+        const onEnd = () => {
+          client.off('ready', onReady);
+          reject(new StoreUnavailableError('Redis connection ended'));
+        };
+        client.once('ready', onReady);
+        client.once('end', onEnd);
+      });
+      const clear = () => {
+        readyWaiter = null;
+      };
+      waiter.then(clear, clear);
+      readyWaiter = waiter;
+    }
+    return readyWaiter;
+  }
+
+  /**
+   * Resolves when the client can send. Waits through a connection attempt that is younger than
+   * the connect timeout (start-up, a blip); fails at once during a longer outage.
+   */
+  function whenReady(): Promise<void> {
+    if (closed) return Promise.reject(new StoreUnavailableError('token store is closed'));
+    if (client.status === 'ready') return Promise.resolve();
+    if (client.status === 'end' || (downSince !== null && Date.now() - downSince > connectTimeoutMs)) {
+      return Promise.reject(new StoreUnavailableError('Redis is unreachable'));
+    }
+    return nextReady();
+  }
+
+  /** One store step against Redis: answers within the budget or rejects with StoreUnavailableError. */
+  async function run<T>(step: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    let late = false;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        late = true;
+        stalled = true;
+        reject(new StoreUnavailableError(`Redis did not answer within ${budgetMs} ms`));
+      }, budgetMs);
+    });
+    // A step whose caller has already been answered 503 must not run when Redis comes back.
+    const send = () => (late ? Promise.reject(new StoreUnavailableError('too late')) : step());
+    try {
+      const result = await Promise.race([whenReady().then(send), deadline]);
+      stalled = false;
+      return result;
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
+      if (isUnavailableError(err)) {
+        throw new StoreUnavailableError(`token store unavailable: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // Key names. The handle in braces is the Cluster hash tag shared by a grant's keys.
+  const requestKey = (h: string) => `${prefix}rt:{${h}}`;
+  const accessKey = (h: string) => `${prefix}at:{${h}}`;
+  const userIndex = (lowerUser: string) => `${prefix}u:${encodeURIComponent(lowerUser)}`;
+  const linkIndex = (linkId: string) => `${prefix}l:${encodeURIComponent(linkId)}`;
+  // A nonce of a request signed with a token carries that token's hash tag, so the hot path
+  // (claim the nonce, read the token) is one Lua call on one slot, atomic and valid in Cluster;
+  // a pipeline of SET + HGETALL would need the same slot anyway, and would cost the same.
+  const nonceKey = (key: NonceKey) => {
+    const h = key.token === '' ? null : handleOfToken(key.token);
+    return h === null ? `${prefix}n:${nonceDigest(key)}` : `${prefix}n:{${h}}:${nonceDigest(key)}`;
+  };
+
+  // Encryption contexts bind each ciphertext to its grant and field.
+  const ctx = (field: string, h: string) => `${field}:${h}`;
+
+  function requestFromRecord(h: string, token: string, rec: Record<string, string>): RequestToken {
+    const ve = rec.ve;
+    return {
+      token,
+      secret: decryptSecret(req(rec, 's'), keys, ctx('rt.s', h)),
+      handle: h,
+      linkId: req(rec, 'lk'),
+      consumerKey: req(rec, 'ck'),
+      callback: rec.cb ?? null,
+      version: req(rec, 'ver') as DanceVersion,
+      state: req(rec, 'st') as RequestTokenState,
+      user: rec.u ?? null,
+      verifier: ve === undefined ? null : decryptSecret(ve, keys, ctx('rt.ve', h)),
+      createdAt: int(rec.ca),
+      expiresAt: int(rec.ea),
+    };
+  }
+
+  function summaryFromRecord(h: string, rec: Record<string, string>): AccessTokenSummary {
+    return {
+      handle: h,
+      linkId: req(rec, 'lk'),
+      consumerKey: req(rec, 'ck'),
+      user: req(rec, 'u'),
+      createdAt: int(rec.ca),
+      expiresAt: int(rec.ea),
+      authorizationExpiresAt: int(rec.aea),
+    };
+  }
+
+  function accessFromRecord(h: string, token: string, rec: Record<string, string>): AccessToken {
+    return {
+      token,
+      secret: decryptSecret(req(rec, 's'), keys, ctx('at.s', h)),
+      sessionHandle: decryptSecret(req(rec, 'sh'), keys, ctx('at.sh', h)),
+      ...summaryFromRecord(h, rec),
+    };
+  }
+
+  /** The access token record if it belongs to `token` and has not expired (by our clock). */
+  function liveAccess(h: string, token: string, rec: Record<string, string>): AccessToken | null {
+    if (rec.d === undefined || !constantTimeEqual(rec.d, tokenDigest(token))) return null;
+    if (int(rec.ea) <= now()) return null;
+    return accessFromRecord(h, token, rec);
+  }
+
+  async function decide(
+    token: string,
+    user: string,
+    state: 'approved' | 'denied',
+  ): Promise<DecideResult> {
+    const h = handleOfToken(token);
+    if (h === null) return { ok: false, reason: 'unknown' };
+    const verifier = randomToken();
+    const reply = await run(() =>
+      scripts.applinkDecideRequest(
+        requestKey(h),
+        tokenDigest(token),
+        now(),
+        state,
+        user,
+        userKey(user),
+        encryptSecret(verifier, keys, ctx('rt.ve', h)),
+        tokenDigest(verifier),
+      ),
+    );
+    const status = Array.isArray(reply) ? String(reply[0]) : '';
+    if (status !== 'ok') {
+      const reason = status === 'expired' || status === 'already_decided' ? status : 'unknown';
+      return { ok: false, reason };
+    }
+    return { ok: true, token: requestFromRecord(h, token, fields(reply, 1)) };
+  }
+
+  async function indexAdd(index: string, h: string, ttlMs: number): Promise<void> {
+    await run(() => scripts.applinkIndexAdd(index, h, ttlMs));
+  }
+
+  async function indexRemove(index: string, handles: string[]): Promise<void> {
+    if (handles.length > 0) await run(() => client.srem(index, ...handles));
+  }
+
+  /** Reads access records by handle, a batch at a time (separate slots: no multi-key command). */
+  async function readAccessRecords(
+    handles: string[],
+  ): Promise<Array<[string, Record<string, string>]>> {
+    const out: Array<[string, Record<string, string>]> = [];
+    for (let i = 0; i < handles.length; i += READ_BATCH) {
+      const batch = handles.slice(i, i + READ_BATCH);
+      const recs = await Promise.all(batch.map((h) => run(() => client.hgetall(accessKey(h)))));
+      batch.forEach((h, j) => out.push([h, recs[j] ?? {}]));
+    }
+    return out;
+  }
+
+  /** Every access token handle, by SCAN over each master (operator listing without a filter). */
+  async function allAccessHandles(): Promise<string[]> {
+    const pattern = `${escapeGlob(prefix)}at:*`;
+    const nodes: Redis[] = client instanceof Cluster ? client.nodes('master') : [client];
+    const handles = new Set<string>();
+    const head = `${prefix}at:{`;
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, found] = await run(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000));
+        cursor = next;
+        for (const k of found) {
+          if (k.startsWith(head) && k.endsWith('}')) handles.add(k.slice(head.length, -1));
+        }
+      } while (cursor !== '0');
+    }
+    return [...handles];
+  }
+
+  /** Candidate handles for a filter, with the index they came from (to prune it). */
+  async function candidates(filter: {
+    user?: string;
+    linkId?: string;
+  }): Promise<{ index: string | null; handles: string[] }> {
+    if (filter.user !== undefined) {
+      const index = userIndex(userKey(filter.user));
+      return { index, handles: await run(() => client.smembers(index)) };
+    }
+    if (filter.linkId !== undefined) {
+      const index = linkIndex(filter.linkId);
+      return { index, handles: await run(() => client.smembers(index)) };
+    }
+    return { index: null, handles: await allAccessHandles() };
+  }
+
+  return {
+    async createRequestToken(input: NewRequestToken): Promise<RequestToken> {
+      const ttlMs = ttlToMs(input.ttlSeconds, 'request token ttlSeconds');
+      const secret = input.emptySecret ? '' : randomToken();
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const h = newHandle();
+        const token = newTokenValue(h);
+        const createdAt = now();
+        const record: Arg[] = [
+          'd', tokenDigest(token),
+          's', encryptSecret(secret, keys, ctx('rt.s', h)),
+          'lk', input.linkId,
+          'ck', input.consumerKey,
+          'ver', input.version,
+          'st', 'pending',
+          'ca', createdAt,
+          'ea', createdAt + ttlMs,
+        ];
+        if (input.callback !== null) record.push('cb', input.callback);
+        const created = await run(() =>
+          scripts.applinkCreateRequest(requestKey(h), accessKey(h), ttlMs, ...record),
+        );
+        if (Number(created) === 1) {
+          return {
+            token,
+            secret,
+            handle: h,
+            linkId: input.linkId,
+            consumerKey: input.consumerKey,
+            callback: input.callback,
+            version: input.version,
+            state: 'pending',
+            user: null,
+            verifier: null,
+            createdAt,
+            expiresAt: createdAt + ttlMs,
+          };
+        }
+      }
+      throw new Error('token store: could not allocate a unique token handle');
+    },
+
+    async getRequestToken(token: string): Promise<RequestToken | null> {
+      const h = handleOfToken(token);
+      if (h === null) return null;
+      const rec = await run(() => client.hgetall(requestKey(h)));
+      if (rec.d === undefined || !constantTimeEqual(rec.d, tokenDigest(token))) return null;
+      if (int(rec.ea) <= now()) return null;
+      return requestFromRecord(h, token, rec);
+    },
+
+    approveRequestToken(token: string, user: string): Promise<DecideResult> {
+      return decide(token, user, 'approved');
+    },
+
+    denyRequestToken(token: string, user: string): Promise<DecideResult> {
+      return decide(token, user, 'denied');
+    },
+
+    async exchangeRequestToken(token: string, input: ExchangeInput): Promise<ExchangeResult> {
+      const accessTtlMs = ttlToMs(input.accessTtlSeconds, 'accessTtlSeconds');
+      const authorizationTtlMs = ttlToMs(
+        input.authorizationTtlSeconds ?? input.accessTtlSeconds,
+        'authorizationTtlSeconds',
+      );
+      const h = handleOfToken(token);
+      if (h === null) return { ok: false, reason: 'unknown' };
+
+      // Index first, exchange second: an index entry may point at a token that was never
+      // issued (pruned lazily), but an issued token is never missing from the indexes.
+      const pending = await run(() => client.hmget(requestKey(h), 'd', 'st', 'u', 'lk'));
+      const [digest, state, user, linkId] = pending;
+      if (
+        digest && constantTimeEqual(digest, tokenDigest(token)) &&
+        state === 'approved' && user && linkId
+      ) {
+        const keepMs = Math.max(accessTtlMs, authorizationTtlMs);
+        await Promise.all([
+          indexAdd(userIndex(userKey(user)), h, keepMs),
+          indexAdd(linkIndex(linkId), h, keepMs),
+        ]);
+      }
+
+      const t = now();
+      const value = newTokenValue(h);
+      const secret = randomToken();
+      const sessionHandle = randomToken();
+      const expiresAt = t + accessTtlMs;
+      const authorizationExpiresAt = t + authorizationTtlMs;
+      const verifier = input.verifier === null || input.verifier === '' ? null : input.verifier;
+      const reply = await run(() =>
+        scripts.applinkExchange(
+          requestKey(h),
+          accessKey(h),
+          tokenDigest(token),
+          input.consumerKey,
+          verifier === null ? '' : tokenDigest(verifier),
+          t,
+          tokenDigest(value),
+          encryptSecret(secret, keys, ctx('at.s', h)),
+          encryptSecret(sessionHandle, keys, ctx('at.sh', h)),
+          tokenDigest(sessionHandle),
+          expiresAt,
+          authorizationExpiresAt,
+          Math.max(expiresAt, authorizationExpiresAt) - t,
+        ),
+      );
+      const parts = Array.isArray(reply) ? reply.map(String) : [];
+      const [status, lk, ck, u] = parts;
+      if (status !== 'ok' || lk === undefined || ck === undefined || u === undefined) {
+        const reason = (
+          ['expired', 'wrong_consumer', 'not_approved', 'denied', 'bad_verifier', 'used'] as const
+        ).find((r) => r === status);
+        return { ok: false, reason: reason ?? 'unknown' };
+      }
+      return {
+        ok: true,
+        access: {
+          token: value,
+          secret,
+          handle: h,
+          linkId: lk,
+          consumerKey: ck,
+          user: u,
+          sessionHandle,
+          createdAt: t,
+          expiresAt,
+          authorizationExpiresAt,
+        },
+      };
+    },
+
+    async getAccessToken(token: string): Promise<AccessToken | null> {
+      const h = handleOfToken(token);
+      if (h === null) return null;
+      const rec = await run(() => client.hgetall(accessKey(h)));
+      return liveAccess(h, token, rec);
+    },
+
+    async renewAccessToken(token: string, input: RenewInput): Promise<RenewResult> {
+      const accessTtlMs = ttlToMs(input.accessTtlSeconds, 'accessTtlSeconds');
+      const h = handleOfToken(token);
+      if (h === null) return { ok: false, reason: 'unknown' };
+      // The authorization bounds every renewal (the script caps expiresAt at it).
+      const reply = await run(() =>
+        scripts.applinkRenew(
+          accessKey(h),
+          tokenDigest(token),
+          input.consumerKey,
+          tokenDigest(input.sessionHandle),
+          now(),
+          accessTtlMs,
+        ),
+      );
+      const status = Array.isArray(reply) ? String(reply[0]) : '';
+      if (status !== 'ok') {
+        const reason = (['expired', 'wrong_consumer', 'bad_session_handle'] as const).find(
+          (r) => r === status,
+        );
+        return { ok: false, reason: reason ?? 'unknown' };
+      }
+      return { ok: true, access: accessFromRecord(h, token, fields(reply, 1)) };
+    },
+
+    async revokeAccessToken(
+      handle: string,
+      opts: { user?: string } = {},
+    ): Promise<AccessTokenSummary | null> {
+      if (!isHandle(handle)) return null;
+      const reply = await run(() =>
+        scripts.applinkRevoke(
+          accessKey(handle),
+          opts.user === undefined ? '' : userKey(opts.user),
+          '',
+          now(),
+        ),
+      );
+      const rec = fields(reply);
+      if (rec.lk === undefined) return null;
+      const summary = summaryFromRecord(handle, rec);
+      // The indexes are tidied separately; a failure here only leaves an entry to prune later.
+      await Promise.all([
+        indexRemove(userIndex(req(rec, 'ul')), [handle]),
+        indexRemove(linkIndex(summary.linkId), [handle]),
+      ]).catch(() => undefined);
+      return summary;
+    },
+
+    async revokeAccessTokens(filter: { user?: string; linkId?: string }): Promise<number> {
+      assertRevokeFilter(filter);
+      const { index, handles } = await candidates(filter);
+      const lowerUser = filter.user === undefined ? '' : userKey(filter.user);
+      let count = 0;
+      const gone: string[] = [];
+      const otherIndexes = new Map<string, string[]>();
+      for (let i = 0; i < handles.length; i += READ_BATCH) {
+        const batch = handles.slice(i, i + READ_BATCH);
+        const replies = await Promise.all(
+          batch.map((h) =>
+            run(() => scripts.applinkRevoke(accessKey(h), lowerUser, filter.linkId ?? '', now())),
+          ),
+        );
+        batch.forEach((h, j) => {
+          const rec = fields(replies[j]);
+          if (rec.lk === undefined) {
+            // Not revoked: gone already, dead, or (in the user index) another link's token.
+            return;
+          }
+          count++;
+          gone.push(h);
+          const other = filter.user !== undefined ? linkIndex(rec.lk) : userIndex(rec.ul ?? '');
+          otherIndexes.set(other, [...(otherIndexes.get(other) ?? []), h]);
+        });
+      }
+      if (index !== null) await indexRemove(index, gone);
+      for (const [other, hs] of otherIndexes) await indexRemove(other, hs);
+      return count;
+    },
+
+    async listAccessTokens(filter: {
+      user?: string;
+      linkId?: string;
+    }): Promise<AccessTokenSummary[]> {
+      const { index, handles } = await candidates(filter);
+      const lowerUser = filter.user === undefined ? null : userKey(filter.user);
+      const t = now();
+      const listed: AccessTokenSummary[] = [];
+      const stale: string[] = [];
+      for (const [h, rec] of await readAccessRecords(handles)) {
+        if (rec.d === undefined) {
+          stale.push(h);
+          continue;
+        }
+        const summary = summaryFromRecord(h, rec);
+        if (!isAccessRecordLive(summary, t)) {
+          stale.push(h);
+          continue;
+        }
+        if (lowerUser !== null && rec.ul !== lowerUser) continue;
+        if (filter.linkId !== undefined && summary.linkId !== filter.linkId) continue;
+        listed.push(toSummary(summary));
+      }
+      if (index !== null) await indexRemove(index, stale).catch(() => undefined);
+      return listed.sort(newestFirst);
+    },
+
+    async claimNonce(key: NonceKey, ttlSeconds: number): Promise<boolean> {
+      const ttl = nonceTtlSeconds(ttlSeconds);
+      const reply = await run(() => client.set(nonceKey(key), '1', 'EX', ttl, 'NX'));
+      return reply === 'OK';
+    },
+
+    async claimNonceAndGetAccessToken(key: NonceKey, ttlSeconds: number): Promise<ResourceLookup> {
+      const ttl = nonceTtlSeconds(ttlSeconds);
+      const h = key.token === '' ? null : handleOfToken(key.token);
+      if (h === null) {
+        // 2LO, or a token that cannot be ours: only the nonce to claim.
+        const reply = await run(() => client.set(nonceKey(key), '1', 'EX', ttl, 'NX'));
+        return { nonceFresh: reply === 'OK', access: null };
+      }
+      const reply = await run(() => scripts.applinkClaimNonceAndGet(nonceKey(key), accessKey(h), ttl));
+      const nonceFresh = Array.isArray(reply) && Number(reply[0]) === 1;
+      return { nonceFresh, access: liveAccess(h, key.token, fields(reply, 1)) };
+    },
+
+    async ping(): Promise<void> {
+      await run(() => client.ping());
+    },
+
+    isHealthy(): boolean {
+      return !closed && client.status === 'ready' && !stalled;
+    },
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      if (client.status === 'ready') {
+        let timer: NodeJS.Timeout | undefined;
+        const quit = client.quit().then(
+          () => true,
+          () => false,
+        );
+        const timeout = new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), QUIT_TIMEOUT_MS);
+        });
+        const clean = await Promise.race([quit, timeout]);
+        clearTimeout(timer);
+        if (clean) return;
+      }
+      client.disconnect();
+    },
+  };
+}

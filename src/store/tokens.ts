@@ -1,0 +1,88 @@
+// Token values, handles and the small rules both stores share, so that Redis and memory agree.
+import { randomToken, tokenDigest } from './crypto.js';
+import type { AccessToken, AccessTokenSummary, NonceKey } from './types.js';
+
+// A handle is 12 random bytes (16 base64url characters): unique per grant, not secret.
+const HANDLE = /^[A-Za-z0-9_-]{16}$/;
+// A token value is `<handle>.<secret part>` (the "selector.validator" split token). The handle
+// locates the record, and lets the request token and the access token of one grant share a
+// Redis Cluster hash tag; only SHA-256 of the whole value is stored.
+const TOKEN = /^([A-Za-z0-9_-]{16})\.[A-Za-z0-9_-]{16,128}$/;
+
+export function newHandle(): string {
+  return randomToken(12);
+}
+
+/** A fresh token value for the grant `handle`: the handle, a dot, 24 random bytes. */
+export function newTokenValue(handle: string): string {
+  return `${handle}.${randomToken(24)}`;
+}
+
+/** The handle a token value carries, or null when the value is not one of ours. */
+export function handleOfToken(token: string): string | null {
+  return TOKEN.exec(token)?.[1] ?? null;
+}
+
+export function isHandle(value: string): boolean {
+  return HANDLE.test(value);
+}
+
+/** User names compare case-insensitively, as Jira's do. */
+export function userKey(user: string): string {
+  return user.toLowerCase();
+}
+
+/** One digest per (consumer key, timestamp, nonce, token): the token never appears in clear. */
+export function nonceDigest(key: NonceKey): string {
+  return tokenDigest(JSON.stringify([key.consumerKey, key.timestamp, key.nonce, key.token]));
+}
+
+/** Whole seconds for SET ... EX (at least 1). */
+export function nonceTtlSeconds(ttlSeconds: number): number {
+  if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
+    throw new RangeError('nonce ttlSeconds must be a positive number');
+  }
+  return Math.max(1, Math.ceil(ttlSeconds));
+}
+
+export function ttlToMs(seconds: number, what: string): number {
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new RangeError(`${what} must be a positive number of seconds`);
+  }
+  return Math.round(seconds * 1000);
+}
+
+/**
+ * An access token stays listed (and revocable) while it can still be used or renewed: an
+ * expired token whose session handle may still renew it is not dead yet.
+ */
+export function isAccessRecordLive(
+  a: Pick<AccessToken, 'expiresAt' | 'authorizationExpiresAt'>,
+  now: number,
+): boolean {
+  return Math.max(a.expiresAt, a.authorizationExpiresAt) > now;
+}
+
+export function toSummary(a: AccessTokenSummary): AccessTokenSummary {
+  return {
+    handle: a.handle,
+    linkId: a.linkId,
+    consumerKey: a.consumerKey,
+    user: a.user,
+    createdAt: a.createdAt,
+    expiresAt: a.expiresAt,
+    authorizationExpiresAt: a.authorizationExpiresAt,
+  };
+}
+
+/** Newest first; the handle breaks ties so the order is stable. */
+export function newestFirst(a: AccessTokenSummary, b: AccessTokenSummary): number {
+  return b.createdAt - a.createdAt || (a.handle < b.handle ? -1 : a.handle > b.handle ? 1 : 0);
+}
+
+/** Bulk revocation needs a filter: an empty one would revoke every token by accident. */
+export function assertRevokeFilter(filter: { user?: string; linkId?: string }): void {
+  if (!filter.user && !filter.linkId) {
+    throw new TypeError('revokeAccessTokens needs a user or a linkId');
+  }
+}

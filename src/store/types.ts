@@ -1,0 +1,161 @@
+// The token and nonce store contract (DESIGN.md section 6). Redis and memory implement it;
+// one shared contract suite (test/store/contract.ts) runs against both.
+
+/** OAuth 1.0a tokens carry a callback; 1.0 tokens (jirashell --oauth-dance) do not. */
+export type DanceVersion = '1.0' | '1.0a';
+
+export type RequestTokenState = 'pending' | 'approved' | 'denied' | 'used';
+
+export interface RequestToken {
+  /** The public token value, as given to the consumer. */
+  token: string;
+  /** Token secret ('' for gateway-initiated tokens of flow 1c). */
+  secret: string;
+  /** Non-secret identifier, safe for logs. */
+  handle: string;
+  linkId: string;
+  consumerKey: string;
+  /** Validated callback URL, 'oob', or null for an OAuth 1.0 token. */
+  callback: string | null;
+  version: DanceVersion;
+  state: RequestTokenState;
+  /** The user who approved or denied it. */
+  user: string | null;
+  /** Set on approval (1.0a); null before and for 1.0 tokens. */
+  verifier: string | null;
+  /** Epoch milliseconds. */
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface AccessToken {
+  token: string;
+  secret: string;
+  handle: string;
+  linkId: string;
+  consumerKey: string;
+  user: string;
+  /** Renewal credential returned as oauth_session_handle. */
+  sessionHandle: string;
+  createdAt: number;
+  /** Epoch ms after which the token no longer works (oauth_expires_in). */
+  expiresAt: number;
+  /** Epoch ms after which the session handle can no longer renew (oauth_authorization_expires_in). */
+  authorizationExpiresAt: number;
+}
+
+/** An access token as listed (user page, CLI): no token value, no secret. */
+export type AccessTokenSummary = Omit<AccessToken, 'token' | 'secret' | 'sessionHandle'>;
+
+export interface NewRequestToken {
+  linkId: string;
+  consumerKey: string;
+  callback: string | null;
+  version: DanceVersion;
+  ttlSeconds: number;
+  /** Gateway-initiated tokens (flow 1c) have an empty secret; default: a random one. */
+  emptySecret?: boolean;
+}
+
+export type DecideResult =
+  | { ok: true; token: RequestToken }
+  | { ok: false; reason: 'unknown' | 'expired' | 'already_decided' };
+
+export interface ExchangeInput {
+  consumerKey: string;
+  /** Required for 1.0a tokens; must be null/absent for 1.0 tokens. */
+  verifier: string | null;
+  accessTtlSeconds: number;
+  /** How long the session handle may renew; default = accessTtlSeconds. */
+  authorizationTtlSeconds?: number;
+}
+
+export type ExchangeResult =
+  | { ok: true; access: AccessToken }
+  | {
+      ok: false;
+      reason:
+        | 'unknown' // no such token (or never issued)
+        | 'expired'
+        | 'wrong_consumer' // issued to another consumer key
+        | 'not_approved' // still pending -> permission_unknown
+        | 'denied' // user denied -> permission_denied
+        | 'bad_verifier'
+        | 'used'; // already exchanged -> token_used
+    };
+
+export interface RenewInput {
+  consumerKey: string;
+  sessionHandle: string;
+  accessTtlSeconds: number;
+}
+
+export type RenewResult =
+  | { ok: true; access: AccessToken }
+  | { ok: false; reason: 'unknown' | 'expired' | 'wrong_consumer' | 'bad_session_handle' };
+
+export interface NonceKey {
+  consumerKey: string;
+  timestamp: string;
+  nonce: string;
+  /** The token of the request ('' for 2LO). */
+  token: string;
+}
+
+export interface ResourceLookup {
+  /** false when this nonce was already seen (replay). */
+  nonceFresh: boolean;
+  /** The live access token named by the request, or null (unknown, revoked or expired). */
+  access: AccessToken | null;
+}
+
+export interface TokenStore {
+  /** Issues a request token that expires after ttlSeconds. */
+  createRequestToken(input: NewRequestToken): Promise<RequestToken>;
+  /** A request token by value, or null when unknown or expired (expiry re-checked on read). */
+  getRequestToken(token: string): Promise<RequestToken | null>;
+  /** Atomically moves a pending token to approved for `user` and makes its verifier (1.0a). */
+  approveRequestToken(token: string, user: string): Promise<DecideResult>;
+  /** Atomically moves a pending token to denied. */
+  denyRequestToken(token: string, user: string): Promise<DecideResult>;
+  /** Atomically consumes an approved request token (single use) and issues an access token. */
+  exchangeRequestToken(token: string, input: ExchangeInput): Promise<ExchangeResult>;
+
+  /** A live access token by value, or null. */
+  getAccessToken(token: string): Promise<AccessToken | null>;
+  /** Renews an access token with its session handle: new expiry, same token value. */
+  renewAccessToken(token: string, input: RenewInput): Promise<RenewResult>;
+  /**
+   * Revokes one access token by handle. With `user`, only if the token belongs to that user
+   * (case-insensitive). Returns the revoked token's summary, or null when none matched.
+   */
+  revokeAccessToken(handle: string, opts?: { user?: string }): Promise<AccessTokenSummary | null>;
+  /** Revokes every access token of a user or of a link; returns how many. */
+  revokeAccessTokens(filter: { user?: string; linkId?: string }): Promise<number>;
+  /** Live access tokens, filtered by user (case-insensitive) and/or link, newest first. */
+  listAccessTokens(filter: { user?: string; linkId?: string }): Promise<AccessTokenSummary[]>;
+
+  /** Claims a nonce (SET NX EX ttlSeconds). true = fresh, false = already used. */
+  claimNonce(key: NonceKey, ttlSeconds: number): Promise<boolean>;
+  /**
+   * The signed-request hot path in one round trip: claims the nonce and reads the access
+   * token (when `key.token` is non-empty).
+   */
+  claimNonceAndGetAccessToken(key: NonceKey, ttlSeconds: number): Promise<ResourceLookup>;
+
+  /** Resolves when the backend answers; rejects otherwise (readiness of /readyz/redis). */
+  ping(): Promise<void>;
+  /** true while the backend is reachable (memory: always). */
+  isHealthy(): boolean;
+  close(): Promise<void>;
+}
+
+/** Raised by a store when its backend cannot be reached in time: answered as 503. */
+export class StoreUnavailableError extends Error {
+  readonly status = 503;
+  readonly expose = true;
+  constructor(message = 'token store unavailable', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}

@@ -1,0 +1,194 @@
+// The checks every signed request goes through, as small steps that each throw one
+// OAuthProblem (DESIGN.md section 8). The dance endpoints and the proxy compose them.
+import type { RuntimeConfig, ResolvedLink } from '../config/load.js';
+import {
+  OAuthProblem,
+  collectParams,
+  baseStringUri,
+  signatureBaseString,
+  verifySignature,
+  type CollectedParams,
+  type SignatureMethod,
+} from '../oauth1/index.js';
+import type { IncomingMessage } from 'node:http';
+import type { NonceKey } from '../store/types.js';
+
+/** What the verifier needs to know of an HTTP request. */
+export interface OAuthRequestView {
+  method: string;
+  /** Raw request-target path, as received (no query). */
+  rawPath: string;
+  /** Raw query without '?', '' when none. */
+  rawQuery: string;
+  authorization?: string | string[];
+  /** Raw body, only when Content-Type is application/x-www-form-urlencoded. */
+  formBody?: string;
+}
+
+/** A request whose OAuth parameters passed the stateless checks. */
+export interface SignedRequest {
+  view: OAuthRequestView;
+  params: CollectedParams;
+  consumerKey: string;
+  signatureMethod: SignatureMethod;
+  /** undefined = no oauth_token parameter at all (oauthlib 2LO); '' = empty (Atlassian 2LO). */
+  token: string | undefined;
+  timestamp: number;
+  nonce: string;
+}
+
+const REQUIRED = ['oauth_consumer_key', 'oauth_signature_method', 'oauth_signature'] as const;
+
+/** Collects the OAuth parameters; null when the request is not an OAuth request at all. */
+export function readOAuthParams(view: OAuthRequestView): CollectedParams | null {
+  return collectParams({ authorization: view.authorization, rawQuery: view.rawQuery, formBody: view.formBody });
+}
+
+/** Version, presence and shape of the protocol parameters. */
+export function checkProtocolParams(view: OAuthRequestView, params: CollectedParams): SignedRequest {
+  const o = params.oauth;
+  if (o.oauth_version !== undefined && o.oauth_version !== '1.0') {
+    throw new OAuthProblem('version_rejected', { detail: `oauth_version ${JSON.stringify(o.oauth_version)}` });
+  }
+  const method = o.oauth_signature_method;
+  const needed: string[] = [...REQUIRED];
+  // RFC 5849 3.1: timestamp and nonce may be omitted with PLAINTEXT.
+  if (method !== 'PLAINTEXT') needed.push('oauth_timestamp', 'oauth_nonce');
+  const absent = needed.filter((n) => o[n] === undefined || o[n] === '');
+  if (absent.length > 0) throw OAuthProblem.absent(absent);
+  if (method !== 'HMAC-SHA1' && method !== 'RSA-SHA1' && method !== 'PLAINTEXT') {
+    throw new OAuthProblem('signature_method_rejected', { detail: `method ${JSON.stringify(method)}` });
+  }
+  const tsText = o.oauth_timestamp ?? '';
+  if (tsText !== '' && !/^\d{1,12}$/.test(tsText)) throw OAuthProblem.rejected(['oauth_timestamp']);
+  const nonce = o.oauth_nonce ?? '';
+  if (nonce.length > 255) throw OAuthProblem.rejected(['oauth_nonce']);
+  return {
+    view,
+    params,
+    consumerKey: o.oauth_consumer_key as string,
+    signatureMethod: method,
+    token: o.oauth_token,
+    timestamp: tsText === '' ? 0 : Number(tsText),
+    nonce,
+  };
+}
+
+/** The consumer key names a configured link (null = unknown, for pass-through decisions). */
+export function findLink(cfg: RuntimeConfig, req: SignedRequest): ResolvedLink | null {
+  return cfg.linksByConsumerKey.get(req.consumerKey) ?? null;
+}
+
+export function requireLink(cfg: RuntimeConfig, req: SignedRequest): ResolvedLink {
+  const link = findLink(cfg, req);
+  if (!link) throw new OAuthProblem('consumer_key_unknown', { detail: 'consumer key is not a configured link' });
+  return link;
+}
+
+/** The link allows this signature method; PLAINTEXT only over https. */
+export function checkSignatureMethod(cfg: RuntimeConfig, link: ResolvedLink, req: SignedRequest): void {
+  if (!link.signatureMethods.includes(req.signatureMethod)) {
+    throw new OAuthProblem('signature_method_rejected', { detail: `${req.signatureMethod} not allowed for link ${link.id}` });
+  }
+  if (req.signatureMethod === 'PLAINTEXT' && cfg.publicBaseUrl.protocol !== 'https:') {
+    throw new OAuthProblem('signature_method_rejected', { detail: 'PLAINTEXT needs https' });
+  }
+}
+
+/** oauth_timestamp within the configured skew of now. */
+export function checkTimestamp(cfg: RuntimeConfig, req: SignedRequest, nowMs: number = Date.now()): void {
+  if (req.signatureMethod === 'PLAINTEXT' && req.params.oauth.oauth_timestamp === undefined) return;
+  const now = Math.floor(nowMs / 1000);
+  const skew = cfg.config.oauth.timestampSkewSeconds;
+  if (Math.abs(now - req.timestamp) > skew) throw OAuthProblem.timestamp(now - skew, now + skew);
+}
+
+/** The signature over the public URL (never the Host header), with the token secret given. */
+export function checkSignature(cfg: RuntimeConfig, link: ResolvedLink, req: SignedRequest, tokenSecret: string): void {
+  const uri = baseStringUri(cfg.publicBaseUrl.href, req.view.rawPath);
+  const base = signatureBaseString(req.view.method, uri, req.params.baseParams);
+  const ok = verifySignature({
+    method: req.signatureMethod,
+    baseString: base,
+    signature: req.params.oauth.oauth_signature ?? '',
+    consumerSecret: link.sharedSecret ?? undefined,
+    tokenSecret,
+    publicKeys: link.publicKeys,
+    secureTransport: cfg.publicBaseUrl.protocol === 'https:',
+  });
+  if (!ok) throw new OAuthProblem('signature_invalid', { detail: `signature does not verify for ${link.consumerKey}` });
+}
+
+/** The nonce key: consumer key, timestamp, nonce and token (DESIGN.md section 6). */
+export function nonceKeyOf(req: SignedRequest): NonceKey {
+  return { consumerKey: req.consumerKey, timestamp: String(req.timestamp), nonce: req.nonce, token: req.token ?? '' };
+}
+
+/** Nonces are remembered for twice the skew: a replay outside that fails the timestamp check. */
+export function nonceTtlSeconds(cfg: RuntimeConfig): number {
+  return cfg.config.oauth.timestampSkewSeconds * 2;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request bodies, read once and shared: the dance routes read a form body for the signature
+// check, and a call they pass on (upstream.passthroughUnknownConsumers) must still reach AppB whole.
+
+const bufferedBodies = new WeakMap<IncomingMessage, Buffer>();
+
+/** A body over server.formBodyLimitBytes: answered 413 (Koa's `expose` convention). */
+export class BodyTooLargeError extends Error {
+  readonly status = 413;
+  readonly expose = true;
+  constructor(limitBytes: number) {
+    super(`Request body larger than ${limitBytes} bytes`);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
+/** application/x-www-form-urlencoded, whatever the parameters (charset) say. */
+export function isFormContentType(contentType: string | undefined): boolean {
+  return (contentType ?? '').split(';', 1)[0]?.trim().toLowerCase() === 'application/x-www-form-urlencoded';
+}
+
+/**
+ * Reads the whole request body (at most `limitBytes`, else BodyTooLargeError) and keeps it with
+ * the request, so that a second reader (bufferedBodyOf) gets the same bytes.
+ */
+export async function readBufferedBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+  const cached = bufferedBodies.get(req);
+  if (cached) return cached;
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > limitBytes) throw new BodyTooLargeError(limitBytes);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > limitBytes) throw new BodyTooLargeError(limitBytes);
+    chunks.push(buf);
+  }
+  const body = Buffer.concat(chunks);
+  bufferedBodies.set(req, body);
+  return body;
+}
+
+/** The body readBufferedBody already consumed, or undefined when nobody read it. */
+export function bufferedBodyOf(req: IncomingMessage): Buffer | undefined {
+  return bufferedBodies.get(req);
+}
+
+/** The OAuthRequestView of a Node request: raw path and query, every Authorization header, the form body. */
+export async function requestViewOf(req: IncomingMessage, limitBytes: number): Promise<OAuthRequestView> {
+  const target = req.url ?? '/';
+  const q = target.indexOf('?');
+  const view: OAuthRequestView = {
+    method: req.method ?? 'GET',
+    rawPath: q < 0 ? target : target.slice(0, q),
+    rawQuery: q < 0 ? '' : target.slice(q + 1),
+    authorization: req.headersDistinct.authorization,
+  };
+  if (isFormContentType(req.headers['content-type'])) {
+    view.formBody = (await readBufferedBody(req, limitBytes)).toString('utf8');
+  }
+  return view;
+}

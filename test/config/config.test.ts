@@ -1,0 +1,137 @@
+// Configuration: a valid file resolves; each mistake is refused with its key path named.
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { tempDir, testConfigObject, runtimeConfig, writeConfig, deepMerge } from '../helpers/fixtures.js';
+import { loadConfigFile, ConfigError, configPathFrom } from '../../src/config/load.js';
+
+const t = tempDir();
+after(() => t.cleanup());
+
+function refusal(obj: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    runtimeConfig(t, obj, env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err.problems;
+  }
+  assert.fail('configuration was accepted');
+}
+
+describe('configuration', () => {
+  it('resolves a valid configuration with defaults filled in', () => {
+    const cfg = runtimeConfig(t, testConfigObject(t));
+    assert.equal(cfg.links.length, 2);
+    const a = cfg.linksByConsumerKey.get('app-a');
+    assert.ok(a);
+    assert.equal(a.publicKeys.length, 1);
+    assert.equal(a.allowOAuth10, false);
+    assert.equal(a.gatewayInitiated, false);
+    assert.equal(a.threeLegged, true);
+    assert.ok(a.denyUsersLower.has('admin'));
+    assert.equal(cfg.linksByConsumerKey.get('app-h')?.sharedSecret, 'hmac-secret-of-app-h');
+    assert.equal(cfg.config.oauth.accessTokenTtlSeconds, 157680000);
+    assert.equal(cfg.config.oauth.requestTokenTtlSeconds, 600);
+    assert.equal(cfg.config.shutdown.delaySeconds, 5);
+    assert.equal(cfg.signatureBaseUrl.href, 'http://gateway.test/');
+    assert.equal(cfg.identity.mode, 'oauth1');
+  });
+
+  it('names the key of a bad signature method', () => {
+    const obj = testConfigObject(t);
+    (obj.links as Array<Record<string, unknown>>)[0]!.signatureMethods = ['RSA-SHA7'];
+    const problems = refusal(obj);
+    assert.deepEqual(problems, ['links[0].signatureMethods[0]: "RSA-SHA7" is not one of RSA-SHA1, HMAC-SHA1, PLAINTEXT']);
+  });
+
+  it('refuses duplicate link ids and consumer keys', () => {
+    const obj = testConfigObject(t);
+    const links = obj.links as Array<Record<string, unknown>>;
+    links[1] = { ...links[1], id: links[0]!.id, consumerKey: 'app-a' };
+    const problems = refusal(obj);
+    assert.ok(problems.some((p) => p.startsWith('links[1].id: ') && p.includes('duplicates links[0].id')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('links[1].consumerKey: ') && p.includes('duplicates links[0].consumerKey')), problems.join('\n'));
+  });
+
+  it('refuses unknown keys, missing required keys and wrong types', () => {
+    const obj = deepMerge(testConfigObject(t), { server: { lisen: '0.0.0.0:1' }, oauth: { timestampSkewSeconds: 'soon' } });
+    delete (obj.upstream as Record<string, unknown>).url;
+    const problems = refusal(obj);
+    assert.ok(problems.includes('server.lisen: unknown key'), problems.join('\n'));
+    assert.ok(problems.includes('upstream.url: is required'), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('oauth.timestampSkewSeconds: expected number')), problems.join('\n'));
+  });
+
+  it('refuses a missing key file, naming the key and the file', () => {
+    const obj = testConfigObject(t);
+    (obj.links as Array<Record<string, unknown>>)[0]!.publicKeyFile = 'nope.pem';
+    const problems = refusal(obj);
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /^links\[0\]\.publicKeyFile: cannot read "nope\.pem" \(ENOENT\)$/);
+  });
+
+  it('refuses a file that is not a public key, without echoing it', () => {
+    const obj = testConfigObject(t);
+    t.write('garbage.pem', 'not a key at all');
+    (obj.links as Array<Record<string, unknown>>)[0]!.publicKeyFile = 'garbage.pem';
+    const problems = refusal(obj);
+    assert.match(problems[0]!, /^links\[0\]\.publicKeyFile: /);
+    assert.ok(!problems[0]!.includes('not a key at all'));
+  });
+
+  it('reads secrets from env: references', () => {
+    const obj = testConfigObject(t);
+    (obj.links as Array<Record<string, unknown>>)[1]!.sharedSecretFile = 'env:APP_H_SECRET';
+    assert.equal(runtimeConfig(t, obj, { APP_H_SECRET: 'from-env' }).linksByConsumerKey.get('app-h')?.sharedSecret, 'from-env');
+    assert.deepEqual(refusal(obj, {}), ['links[1].sharedSecretFile: environment variable APP_H_SECRET is not set']);
+  });
+
+  it('enforces the rules that span keys', () => {
+    const obj = testConfigObject(t);
+    const links = obj.links as Array<Record<string, unknown>>;
+    links[0]!.twoLegged = { enabled: true, executeAs: null };
+    links[1]!.signatureMethods = ['PLAINTEXT'];
+    links[1]!.gatewayInitiated = true;
+    links[1]!.callbackUrls = ['oob'];
+    const problems = refusal(deepMerge(obj, { server: { workers: 2 } }));
+    assert.ok(problems.includes('links[0].twoLegged.executeAs: is required when twoLegged.enabled is true'), problems.join('\n'));
+    assert.ok(problems.includes('links[1].signatureMethods: PLAINTEXT needs an https server.publicBaseUrl'), problems.join('\n'));
+    assert.ok(problems.includes('links[1].callbackUrls: gatewayInitiated needs an http(s) callback URL first'), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('server.workers: ')), problems.join('\n'));
+  });
+
+  it('refuses header identity for a remote upstream unless allowRemote', () => {
+    const obj = deepMerge(testConfigObject(t, { upstreamUrl: 'http://appb.internal:8081' }), {
+      upstream: { identity: { mode: 'header', sharedSecretFile: 'header.secret' } },
+    });
+    (obj.upstream as { identity: Record<string, unknown> }).identity = { mode: 'header', sharedSecretFile: 'header.secret' };
+    assert.ok(refusal(obj).some((p) => p.startsWith('upstream.identity.mode: "header" needs a loopback upstream.url')));
+    (obj.upstream as { identity: Record<string, unknown> }).identity = { mode: 'header', sharedSecretFile: 'header.secret', allowRemote: true };
+    assert.equal(runtimeConfig(t, obj).identity.mode, 'header');
+  });
+
+  it('refuses the demo login under NODE_ENV=production', () => {
+    assert.deepEqual(refusal(testConfigObject(t), { NODE_ENV: 'production' }), ['userAuth.mode: "demo" is refused when NODE_ENV=production']);
+  });
+
+  it('requires an encryption keyring with Redis, and REDIS_URL replaces the URL', () => {
+    const obj = deepMerge(testConfigObject(t), { store: { redis: { url: 'redis://10.0.0.1:6379' } } });
+    assert.deepEqual(refusal(obj), ['store.encryptionKeyFile: is required with store.redis (token secrets are encrypted at rest)']);
+    const ok = runtimeConfig(t, deepMerge(obj, { store: { encryptionKeyFile: 'store.key' } }), { REDIS_URL: 'redis://127.0.0.1:7777/2' });
+    assert.equal(ok.config.store.redis?.url, 'redis://127.0.0.1:7777/2');
+    assert.equal(ok.encryptionKeys?.length, 1);
+  });
+
+  it('loads YAML from a file and reports YAML syntax errors with the file name', () => {
+    const file = writeConfig(t, testConfigObject(t));
+    assert.equal(loadConfigFile(file, { env: {} }).links.length, 2);
+    const bad = t.write('bad.yaml', 'server: [unclosed\n');
+    assert.throws(() => loadConfigFile(bad, { env: {} }), (e: unknown) => e instanceof ConfigError && e.problems[0]!.startsWith(`${bad}: YAML`));
+    assert.throws(() => loadConfigFile(`${t.dir}/missing.yaml`, { env: {} }), /cannot read the configuration file \(ENOENT\)/);
+  });
+
+  it('picks the file from --config, then APPLINK_GATEWAY_CONFIG, then config/gateway.yaml', () => {
+    assert.equal(configPathFrom('/x/a.yaml', { APPLINK_GATEWAY_CONFIG: '/y/b.yaml' }), '/x/a.yaml');
+    assert.equal(configPathFrom(undefined, { APPLINK_GATEWAY_CONFIG: '/y/b.yaml' }), '/y/b.yaml');
+    assert.ok(configPathFrom(undefined, {}).endsWith('/config/gateway.yaml'));
+  });
+});
