@@ -70,6 +70,8 @@ export interface RedisStoreOptions {
 // Lua. Every script gets `now` from the gateway (ARGV) and re-checks expiry with it; TTLs are set
 // with PEXPIRE (relative), so a clock difference between gateway and Redis cannot shorten them.
 
+// Digests are compared with ~= in Lua: they are SHA-256 of the presented values, so the timing
+// of the comparison tells an attacker nothing about a stored token.
 const LOAD = `
 local function load(key)
   local flat = redis.call('HGETALL', key)
@@ -207,6 +209,8 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 2000;
 const MAX_BACKOFF_MS = 2000;
 const QUIT_TIMEOUT_MS = 1000;
 const READ_BATCH = 200;
+// Indexes outlive their newest token a little, since their TTL is set just before it.
+const INDEX_TTL_MARGIN_MS = 60_000;
 
 // Redis replies that mean "not now" rather than "bad request": answered as 503 too.
 const TRANSIENT_REPLY =
@@ -615,7 +619,7 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
         digest && constantTimeEqual(digest, tokenDigest(token)) &&
         state === 'approved' && user && linkId
       ) {
-        const keepMs = Math.max(accessTtlMs, authorizationTtlMs);
+        const keepMs = Math.max(accessTtlMs, authorizationTtlMs) + INDEX_TTL_MARGIN_MS;
         await Promise.all([
           indexAdd(userIndex(userKey(user)), h, keepMs),
           indexAdd(linkIndex(linkId), h, keepMs),

@@ -196,9 +196,9 @@ export async function startRedisCluster(): Promise<EphemeralRedisCluster> {
 let shared: Promise<string> | null = null;
 
 /** REDIS_URL when set, else one ephemeral redis-server per process, stopped at exit. */
-export function testRedisUrl(): Promise<string> {
+export async function testRedisUrl(): Promise<string> {
   const fromEnv = process.env.REDIS_URL;
-  if (fromEnv) return Promise.resolve(fromEnv);
+  if (fromEnv) return fromEnv;
   shared ??= startRedis().then((r) => r.url);
   return shared;
 }

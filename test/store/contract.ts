@@ -1,0 +1,599 @@
+// The one TokenStore contract suite, run against every store (memory.test.ts, redis.test.ts).
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { TestContext } from 'node:test';
+import type { AccessToken, NewRequestToken, NonceKey, RequestToken, TokenStore } from '../../src/store/types.js';
+
+export interface StoreFixture {
+  store: TokenStore;
+  /** Moves the store's clock forward; null when the store runs on real time only. */
+  now: { advance(ms: number): void } | null;
+  cleanup(): Promise<void>;
+  /** Nonce TTLs are kept by the backend on real time (Redis SET EX), not by the store's clock. */
+  nonceTtlIsRealTime?: boolean;
+}
+
+/** A controllable clock for fixtures: starts at the real time, moves only when told. */
+export function fakeClock(): { now: () => number; advance(ms: number): void } {
+  let t = Date.now();
+  return {
+    now: () => t,
+    advance(ms: number) {
+      t += ms;
+    },
+  };
+}
+
+const LINK = 'link-a';
+const OTHER_LINK = 'link-b';
+const CONSUMER = 'app-a';
+const OTHER_CONSUMER = 'app-b';
+const CALLBACK = 'https://appa.example.com/plugins/servlet/applinks/oauth/login-dance/access?applicationLinkID=link-a';
+const ACCESS_TTL = 3600;
+const SUMMARY_FIELDS = [
+  'authorizationExpiresAt',
+  'consumerKey',
+  'createdAt',
+  'expiresAt',
+  'handle',
+  'linkId',
+  'user',
+];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function storeContract(name: string, make: () => Promise<StoreFixture>): void {
+  describe(`TokenStore contract: ${name}`, () => {
+    let fx: StoreFixture;
+    let store: TokenStore;
+
+    beforeEach(async () => {
+      fx = await make();
+      store = fx.store;
+    });
+    afterEach(async () => {
+      await fx.cleanup();
+    });
+
+    function needsClock(t: TestContext): { advance(ms: number): void } | null {
+      if (fx.now === null) t.skip('needs a controllable clock');
+      return fx.now;
+    }
+
+    function newRequest(over: Partial<NewRequestToken> = {}): Promise<RequestToken> {
+      return store.createRequestToken({
+        linkId: LINK,
+        consumerKey: CONSUMER,
+        callback: CALLBACK,
+        version: '1.0a',
+        ttlSeconds: 600,
+        ...over,
+      });
+    }
+
+    async function approved(user = 'Alice', over: Partial<NewRequestToken> = {}): Promise<RequestToken> {
+      const rt = await newRequest(over);
+      const res = await store.approveRequestToken(rt.token, user);
+      assert.ok(res.ok, 'approve');
+      return res.token;
+    }
+
+    async function issue(
+      user = 'Alice',
+      over: Partial<NewRequestToken> = {},
+      authorizationTtlSeconds?: number,
+    ): Promise<AccessToken> {
+      const rt = await approved(user, over);
+      const res = await store.exchangeRequestToken(rt.token, {
+        consumerKey: over.consumerKey ?? CONSUMER,
+        verifier: rt.verifier,
+        accessTtlSeconds: ACCESS_TTL,
+        ...(authorizationTtlSeconds === undefined ? {} : { authorizationTtlSeconds }),
+      });
+      assert.ok(res.ok, `exchange: ${res.ok ? '' : res.reason}`);
+      return res.access;
+    }
+
+    /** Another token value with the same handle: right record, wrong secret part. */
+    function forged(token: string): string {
+      const [handle] = token.split('.');
+      return `${handle}.${'A'.repeat(32)}`;
+    }
+
+    describe('request tokens', () => {
+      it('creates a pending token and reads it back', async () => {
+        const rt = await newRequest();
+        assert.equal(rt.state, 'pending');
+        assert.equal(rt.user, null);
+        assert.equal(rt.verifier, null);
+        assert.equal(rt.linkId, LINK);
+        assert.equal(rt.consumerKey, CONSUMER);
+        assert.ok(rt.token.length >= 32);
+        assert.ok(rt.secret.length >= 32);
+        assert.ok(rt.handle.length > 0);
+        assert.notEqual(rt.secret, rt.token);
+        assert.ok(!rt.handle.includes(rt.token));
+        assert.equal(rt.expiresAt - rt.createdAt, 600_000);
+        assert.deepEqual(await store.getRequestToken(rt.token), rt);
+      });
+
+      it('keeps the callback, the version and an empty secret', async () => {
+        const oob = await newRequest({ callback: 'oob' });
+        assert.equal((await store.getRequestToken(oob.token))?.callback, 'oob');
+        const v10 = await newRequest({ callback: null, version: '1.0' });
+        const got = await store.getRequestToken(v10.token);
+        assert.equal(got?.callback, null);
+        assert.equal(got?.version, '1.0');
+        const gi = await newRequest({ emptySecret: true });
+        assert.equal(gi.secret, '');
+        assert.equal((await store.getRequestToken(gi.token))?.secret, '');
+      });
+
+      it('answers null for unknown, malformed and forged values', async () => {
+        const rt = await newRequest();
+        assert.equal(await store.getRequestToken('no-such-token'), null);
+        assert.equal(await store.getRequestToken(''), null);
+        assert.equal(await store.getRequestToken('{x}.y'), null);
+        assert.equal(await store.getRequestToken(forged(rt.token)), null);
+        assert.equal(await store.getRequestToken(rt.handle), null);
+      });
+
+      it('expires: unreadable after its TTL', async (t) => {
+        const clock = needsClock(t);
+        if (!clock) return;
+        const rt = await newRequest();
+        clock.advance(599_000);
+        assert.ok(await store.getRequestToken(rt.token));
+        clock.advance(1_000);
+        assert.equal(await store.getRequestToken(rt.token), null);
+      });
+
+      it('approve binds the user and makes a verifier (1.0a)', async () => {
+        const rt = await newRequest();
+        const res = await store.approveRequestToken(rt.token, 'Alice');
+        assert.ok(res.ok);
+        assert.equal(res.token.state, 'approved');
+        assert.equal(res.token.user, 'Alice');
+        assert.equal(res.token.token, rt.token);
+        assert.equal(res.token.secret, rt.secret);
+        assert.ok(res.token.verifier && res.token.verifier.length >= 16);
+        const got = await store.getRequestToken(rt.token);
+        assert.equal(got?.state, 'approved');
+        assert.equal(got?.verifier, res.token.verifier);
+        assert.equal(got?.user, 'Alice');
+      });
+
+      it('approve of a 1.0 token makes no verifier', async () => {
+        const rt = await newRequest({ callback: null, version: '1.0' });
+        const res = await store.approveRequestToken(rt.token, 'alice');
+        assert.ok(res.ok);
+        assert.equal(res.token.verifier, null);
+        assert.equal(res.token.state, 'approved');
+      });
+
+      it('approve twice, or deny after approve -> already_decided', async () => {
+        const rt = await newRequest();
+        const first = await store.approveRequestToken(rt.token, 'alice');
+        assert.ok(first.ok);
+        assert.deepEqual(await store.approveRequestToken(rt.token, 'mallory'), {
+          ok: false,
+          reason: 'already_decided',
+        });
+        assert.deepEqual(await store.denyRequestToken(rt.token, 'alice'), {
+          ok: false,
+          reason: 'already_decided',
+        });
+        const got = await store.getRequestToken(rt.token);
+        assert.equal(got?.user, 'alice');
+        assert.equal(got?.verifier, first.token.verifier);
+      });
+
+      it('only one of parallel approvals wins', async () => {
+        const rt = await newRequest();
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => store.approveRequestToken(rt.token, `user${i}`)),
+        );
+        assert.equal(results.filter((r) => r.ok).length, 1);
+      });
+
+      it('deny', async () => {
+        const rt = await newRequest();
+        const res = await store.denyRequestToken(rt.token, 'Alice');
+        assert.ok(res.ok);
+        assert.equal(res.token.state, 'denied');
+        assert.equal(res.token.user, 'Alice');
+        assert.equal(res.token.verifier, null);
+        assert.equal((await store.getRequestToken(rt.token))?.state, 'denied');
+        assert.deepEqual(await store.approveRequestToken(rt.token, 'Alice'), {
+          ok: false,
+          reason: 'already_decided',
+        });
+      });
+
+      it('decisions on unknown or expired tokens', async (t) => {
+        assert.deepEqual(await store.approveRequestToken('nope', 'a'), { ok: false, reason: 'unknown' });
+        const rt = await newRequest();
+        assert.deepEqual(await store.denyRequestToken(forged(rt.token), 'a'), {
+          ok: false,
+          reason: 'unknown',
+        });
+        const clock = needsClock(t);
+        if (!clock) return;
+        clock.advance(600_001);
+        assert.deepEqual(await store.approveRequestToken(rt.token, 'a'), { ok: false, reason: 'expired' });
+        assert.deepEqual(await store.denyRequestToken(rt.token, 'a'), { ok: false, reason: 'expired' });
+      });
+    });
+
+    describe('exchange', () => {
+      it('1.0a: approved token + verifier -> access token; request token then used', async () => {
+        const rt = await approved('Alice');
+        const res = await store.exchangeRequestToken(rt.token, {
+          consumerKey: CONSUMER,
+          verifier: rt.verifier,
+          accessTtlSeconds: ACCESS_TTL,
+        });
+        assert.ok(res.ok);
+        const a = res.access;
+        assert.notEqual(a.token, rt.token);
+        assert.notEqual(a.secret, rt.secret);
+        assert.ok(a.secret.length >= 32 && a.sessionHandle.length >= 16);
+        assert.equal(a.user, 'Alice');
+        assert.equal(a.linkId, LINK);
+        assert.equal(a.consumerKey, CONSUMER);
+        assert.equal(a.expiresAt - a.createdAt, ACCESS_TTL * 1000);
+        assert.equal(a.authorizationExpiresAt - a.createdAt, ACCESS_TTL * 1000);
+        assert.deepEqual(await store.getAccessToken(a.token), a);
+        assert.equal((await store.getRequestToken(rt.token))?.state, 'used');
+      });
+
+      it('authorizationTtlSeconds sets the renewal horizon', async () => {
+        const a = await issue('alice', {}, ACCESS_TTL * 10);
+        assert.equal(a.authorizationExpiresAt - a.createdAt, ACCESS_TTL * 10_000);
+      });
+
+      it('1.0: exchanged without a verifier; a verifier is refused', async () => {
+        const rt = await approved('alice', { callback: null, version: '1.0' });
+        const withVerifier = await store.exchangeRequestToken(rt.token, {
+          consumerKey: CONSUMER,
+          verifier: 'made-up',
+          accessTtlSeconds: ACCESS_TTL,
+        });
+        assert.deepEqual(withVerifier, { ok: false, reason: 'bad_verifier' });
+        const res = await store.exchangeRequestToken(rt.token, {
+          consumerKey: CONSUMER,
+          verifier: null,
+          accessTtlSeconds: ACCESS_TTL,
+        });
+        assert.ok(res.ok);
+        assert.equal(res.access.user, 'alice');
+      });
+
+      it('refusals: wrong consumer, not approved, denied, bad verifier, unknown', async () => {
+        const input = { consumerKey: CONSUMER, verifier: null, accessTtlSeconds: ACCESS_TTL };
+        const rt = await approved();
+        assert.deepEqual(
+          await store.exchangeRequestToken(rt.token, { ...input, consumerKey: OTHER_CONSUMER, verifier: rt.verifier }),
+          { ok: false, reason: 'wrong_consumer' },
+        );
+        const pending = await newRequest();
+        assert.deepEqual(await store.exchangeRequestToken(pending.token, input), {
+          ok: false,
+          reason: 'not_approved',
+        });
+        const denied = await newRequest();
+        await store.denyRequestToken(denied.token, 'alice');
+        assert.deepEqual(await store.exchangeRequestToken(denied.token, input), {
+          ok: false,
+          reason: 'denied',
+        });
+        assert.deepEqual(await store.exchangeRequestToken(rt.token, { ...input, verifier: 'wrong' }), {
+          ok: false,
+          reason: 'bad_verifier',
+        });
+        assert.deepEqual(await store.exchangeRequestToken(rt.token, input), {
+          ok: false,
+          reason: 'bad_verifier',
+        });
+        assert.deepEqual(await store.exchangeRequestToken('nope', input), { ok: false, reason: 'unknown' });
+        assert.deepEqual(await store.exchangeRequestToken(forged(rt.token), { ...input, verifier: rt.verifier }), {
+          ok: false,
+          reason: 'unknown',
+        });
+        // None of the refusals consumed the token.
+        const ok = await store.exchangeRequestToken(rt.token, { ...input, verifier: rt.verifier });
+        assert.ok(ok.ok);
+      });
+
+      it('an expired request token -> expired', async (t) => {
+        const clock = needsClock(t);
+        if (!clock) return;
+        const rt = await approved();
+        clock.advance(600_000);
+        assert.deepEqual(
+          await store.exchangeRequestToken(rt.token, {
+            consumerKey: CONSUMER,
+            verifier: rt.verifier,
+            accessTtlSeconds: ACCESS_TTL,
+          }),
+          { ok: false, reason: 'expired' },
+        );
+      });
+
+      it('single use: a second exchange -> used', async () => {
+        const rt = await approved();
+        const input = { consumerKey: CONSUMER, verifier: rt.verifier, accessTtlSeconds: ACCESS_TTL };
+        const first = await store.exchangeRequestToken(rt.token, input);
+        assert.ok(first.ok);
+        assert.deepEqual(await store.exchangeRequestToken(rt.token, input), { ok: false, reason: 'used' });
+        // The first access token is unaffected by the replay.
+        assert.ok(await store.getAccessToken(first.access.token));
+      });
+
+      it('atomic under concurrency: of 20 parallel exchanges exactly one succeeds', async () => {
+        const rt = await approved('alice');
+        const input = { consumerKey: CONSUMER, verifier: rt.verifier, accessTtlSeconds: ACCESS_TTL };
+        const results = await Promise.all(
+          Array.from({ length: 20 }, () => store.exchangeRequestToken(rt.token, input)),
+        );
+        const ok = results.filter((r) => r.ok);
+        assert.equal(ok.length, 1);
+        assert.ok(results.every((r) => r.ok || r.reason === 'used'));
+        assert.equal((await store.listAccessTokens({ user: 'alice' })).length, 1);
+      });
+    });
+
+    describe('access tokens', () => {
+      it('reads a live token; null for unknown, forged and request-token values', async () => {
+        const rt = await approved();
+        const res = await store.exchangeRequestToken(rt.token, {
+          consumerKey: CONSUMER,
+          verifier: rt.verifier,
+          accessTtlSeconds: ACCESS_TTL,
+        });
+        assert.ok(res.ok);
+        assert.ok(await store.getAccessToken(res.access.token));
+        assert.equal(await store.getAccessToken('nope'), null);
+        assert.equal(await store.getAccessToken(forged(res.access.token)), null);
+        assert.equal(await store.getAccessToken(rt.token), null);
+        assert.equal(await store.getRequestToken(res.access.token), null);
+      });
+
+      it('expires after accessTtlSeconds', async (t) => {
+        const clock = needsClock(t);
+        if (!clock) return;
+        const a = await issue();
+        clock.advance(ACCESS_TTL * 1000 - 1);
+        assert.ok(await store.getAccessToken(a.token));
+        clock.advance(1);
+        assert.equal(await store.getAccessToken(a.token), null);
+      });
+
+      it('renews with its session handle: same value, new expiry', async (t) => {
+        const clock = needsClock(t);
+        if (!clock) return;
+        const a = await issue('alice', {}, ACCESS_TTL * 3);
+        clock.advance(ACCESS_TTL * 1000 + 5);
+        assert.equal(await store.getAccessToken(a.token), null, 'expired before renewal');
+        const renew = { consumerKey: CONSUMER, sessionHandle: a.sessionHandle, accessTtlSeconds: ACCESS_TTL };
+        const res = await store.renewAccessToken(a.token, renew);
+        assert.ok(res.ok);
+        assert.equal(res.access.token, a.token);
+        assert.equal(res.access.secret, a.secret);
+        assert.equal(res.access.sessionHandle, a.sessionHandle);
+        assert.equal(res.access.handle, a.handle);
+        assert.equal(res.access.expiresAt, a.createdAt + ACCESS_TTL * 1000 + 5 + ACCESS_TTL * 1000);
+        assert.equal(res.access.authorizationExpiresAt, a.authorizationExpiresAt);
+        assert.deepEqual(await store.getAccessToken(a.token), res.access);
+        // Never beyond the authorization.
+        clock.advance(ACCESS_TTL * 1000 * 1.5);
+        const capped = await store.renewAccessToken(a.token, renew);
+        assert.ok(capped.ok);
+        assert.equal(capped.access.expiresAt, a.authorizationExpiresAt);
+        clock.advance(ACCESS_TTL * 1000);
+        assert.deepEqual(await store.renewAccessToken(a.token, renew), { ok: false, reason: 'expired' });
+      });
+
+      it('renew refusals: bad session handle, wrong consumer, unknown', async () => {
+        const a = await issue();
+        const renew = { consumerKey: CONSUMER, sessionHandle: a.sessionHandle, accessTtlSeconds: ACCESS_TTL };
+        assert.deepEqual(await store.renewAccessToken(a.token, { ...renew, sessionHandle: 'wrong' }), {
+          ok: false,
+          reason: 'bad_session_handle',
+        });
+        assert.deepEqual(await store.renewAccessToken(a.token, { ...renew, consumerKey: OTHER_CONSUMER }), {
+          ok: false,
+          reason: 'wrong_consumer',
+        });
+        assert.deepEqual(await store.renewAccessToken('nope', renew), { ok: false, reason: 'unknown' });
+        assert.deepEqual(await store.renewAccessToken(forged(a.token), renew), { ok: false, reason: 'unknown' });
+        const other = await issue();
+        assert.deepEqual(
+          await store.renewAccessToken(a.token, { ...renew, sessionHandle: other.sessionHandle }),
+          { ok: false, reason: 'bad_session_handle' },
+        );
+      });
+
+      it('revoke by handle checks ownership, case-insensitively', async () => {
+        const a = await issue('Alice');
+        assert.equal(await store.revokeAccessToken(a.handle, { user: 'bob' }), null);
+        assert.ok(await store.getAccessToken(a.token), 'still live after a refused revoke');
+        const summary = await store.revokeAccessToken(a.handle, { user: 'aLiCe' });
+        assert.ok(summary);
+        assert.deepEqual(Object.keys(summary).sort(), SUMMARY_FIELDS);
+        assert.equal(summary.handle, a.handle);
+        assert.equal(summary.user, 'Alice');
+        assert.equal(summary.linkId, LINK);
+        assert.equal(await store.getAccessToken(a.token), null);
+        assert.equal(await store.revokeAccessToken(a.handle, { user: 'alice' }), null);
+        const renew = { consumerKey: CONSUMER, sessionHandle: a.sessionHandle, accessTtlSeconds: ACCESS_TTL };
+        assert.deepEqual(await store.renewAccessToken(a.token, renew), { ok: false, reason: 'unknown' });
+      });
+
+      it('revoke by handle without a user (operator); junk handles -> null', async () => {
+        const a = await issue('alice');
+        assert.equal(await store.revokeAccessToken('not a handle'), null);
+        assert.equal(await store.revokeAccessToken(a.token), null);
+        assert.equal(await store.revokeAccessToken('{x}'), null);
+        assert.equal((await store.revokeAccessToken(a.handle))?.handle, a.handle);
+        assert.equal(await store.getAccessToken(a.token), null);
+      });
+
+      it('bulk revoke by user (case-insensitive), by link, by both', async () => {
+        const a1 = await issue('Alice');
+        const a2 = await issue('alice', { linkId: OTHER_LINK });
+        const a3 = await issue('ALICE');
+        const b1 = await issue('bob');
+        const b2 = await issue('bob', { linkId: OTHER_LINK });
+        assert.equal(await store.revokeAccessTokens({ user: 'alice', linkId: OTHER_LINK }), 1);
+        assert.equal(await store.getAccessToken(a2.token), null);
+        assert.ok(await store.getAccessToken(a1.token));
+        assert.equal(await store.revokeAccessTokens({ user: 'aLICE' }), 2);
+        assert.equal(await store.getAccessToken(a1.token), null);
+        assert.equal(await store.getAccessToken(a3.token), null);
+        assert.ok(await store.getAccessToken(b1.token));
+        assert.equal(await store.revokeAccessTokens({ linkId: OTHER_LINK }), 1);
+        assert.equal(await store.getAccessToken(b2.token), null);
+        assert.ok(await store.getAccessToken(b1.token));
+        assert.equal(await store.revokeAccessTokens({ user: 'alice' }), 0);
+        await assert.rejects(store.revokeAccessTokens({}), TypeError);
+      });
+
+      it('lists live tokens newest first, filtered, without secrets', async (t) => {
+        const clock = fx.now;
+        const a1 = await issue('Alice');
+        clock?.advance(10);
+        const a2 = await issue('alice', { linkId: OTHER_LINK });
+        clock?.advance(10);
+        const b1 = await issue('bob');
+        clock?.advance(10);
+        const gone = await issue('alice');
+        await store.revokeAccessToken(gone.handle);
+
+        const mine = await store.listAccessTokens({ user: 'ALICE' });
+        for (const s of mine) assert.deepEqual(Object.keys(s).sort(), SUMMARY_FIELDS);
+        const mineHandles = mine.map((s) => s.handle);
+        if (clock) assert.deepEqual(mineHandles, [a2.handle, a1.handle]);
+        else assert.deepEqual([...mineHandles].sort(), [a1.handle, a2.handle].sort());
+        assert.deepEqual(new Set(mine.map((s) => s.user)), new Set(['Alice', 'alice']));
+        assert.deepEqual((await store.listAccessTokens({ linkId: LINK })).map((s) => s.handle).sort(), [a1.handle, b1.handle].sort());
+        assert.deepEqual((await store.listAccessTokens({ user: 'alice', linkId: LINK })).map((s) => s.handle), [a1.handle]);
+        const all = (await store.listAccessTokens({})).map((s) => s.handle);
+        assert.deepEqual(all.sort(), [a1.handle, a2.handle, b1.handle].sort());
+        assert.deepEqual(await store.listAccessTokens({ user: 'nobody' }), []);
+        const dump = JSON.stringify(await store.listAccessTokens({}));
+        for (const a of [a1, a2, b1]) {
+          assert.ok(!dump.includes(a.token) && !dump.includes(a.secret) && !dump.includes(a.sessionHandle));
+        }
+
+        const clk = needsClock(t);
+        if (!clk) return;
+        // Expired but still renewable: listed (it can come back); past its authorization: gone.
+        const renewable = await issue('carol', {}, ACCESS_TTL * 2);
+        clk.advance(ACCESS_TTL * 1000);
+        assert.equal(await store.getAccessToken(renewable.token), null);
+        assert.deepEqual((await store.listAccessTokens({ user: 'carol' })).map((s) => s.handle), [renewable.handle]);
+        assert.deepEqual(await store.listAccessTokens({ user: 'alice' }), []);
+        assert.deepEqual((await store.listAccessTokens({})).map((s) => s.handle), [renewable.handle]);
+        clk.advance(ACCESS_TTL * 1000);
+        assert.deepEqual(await store.listAccessTokens({}), []);
+        assert.equal(await store.revokeAccessTokens({ user: 'carol' }), 0);
+      });
+    });
+
+    describe('nonces', () => {
+      const key = (over: Partial<NonceKey> = {}): NonceKey => ({
+        consumerKey: CONSUMER,
+        timestamp: '1700000000',
+        nonce: 'n-1',
+        token: '',
+        ...over,
+      });
+
+      it('fresh once, then used; every part of the key counts', async () => {
+        assert.equal(await store.claimNonce(key(), 600), true);
+        assert.equal(await store.claimNonce(key(), 600), false);
+        assert.equal(await store.claimNonce(key({ consumerKey: OTHER_CONSUMER }), 600), true);
+        assert.equal(await store.claimNonce(key({ timestamp: '1700000001' }), 600), true);
+        assert.equal(await store.claimNonce(key({ nonce: 'n-2' }), 600), true);
+        assert.equal(await store.claimNonce(key({ token: 'some-token' }), 600), true);
+        assert.equal(await store.claimNonce(key({ token: 'some-token' }), 600), false);
+      });
+
+      it('a nonce can be used again after its TTL', async (t) => {
+        const k = key({ nonce: 'n-expiring' });
+        assert.equal(await store.claimNonce(k, 1), true);
+        assert.equal(await store.claimNonce(k, 1), false);
+        if (fx.nonceTtlIsRealTime) {
+          await sleep(1100);
+        } else {
+          const clock = needsClock(t);
+          if (!clock) return;
+          clock.advance(999);
+          assert.equal(await store.claimNonce(k, 1), false);
+          clock.advance(1);
+        }
+        assert.equal(await store.claimNonce(k, 1), true);
+      });
+
+      it('of 20 concurrent claims exactly one is fresh', async () => {
+        const k = key({ nonce: 'n-race' });
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.claimNonce(k, 600)));
+        assert.equal(results.filter(Boolean).length, 1);
+        const a = await issue();
+        const hot = key({ nonce: 'n-race-hot', token: a.token });
+        const lookups = await Promise.all(
+          Array.from({ length: 20 }, () => store.claimNonceAndGetAccessToken(hot, 600)),
+        );
+        assert.equal(lookups.filter((l) => l.nonceFresh).length, 1);
+        assert.ok(lookups.every((l) => l.access?.handle === a.handle));
+      });
+
+      it('claimNonceAndGetAccessToken: the hot path', async (t) => {
+        const a = await issue('alice');
+        const k = key({ nonce: 'hot-1', token: a.token });
+        assert.deepEqual(await store.claimNonceAndGetAccessToken(k, 600), { nonceFresh: true, access: a });
+        assert.deepEqual(await store.claimNonceAndGetAccessToken(k, 600), { nonceFresh: false, access: a });
+        // Shares the nonce space with claimNonce.
+        const k2 = key({ nonce: 'hot-2', token: a.token });
+        assert.equal(await store.claimNonce(k2, 600), true);
+        assert.equal((await store.claimNonceAndGetAccessToken(k2, 600)).nonceFresh, false);
+        const k3 = key({ nonce: 'hot-3', token: a.token });
+        assert.equal((await store.claimNonceAndGetAccessToken(k3, 600)).nonceFresh, true);
+        assert.equal(await store.claimNonce(k3, 600), false);
+        // 2LO: no token to read.
+        assert.deepEqual(await store.claimNonceAndGetAccessToken(key({ nonce: 'hot-4' }), 600), {
+          nonceFresh: true,
+          access: null,
+        });
+        // Unknown, forged or request-token values read as null; the nonce is claimed all the same.
+        for (const [i, token] of ['nope', forged(a.token), (await newRequest()).token].entries()) {
+          const kk = key({ nonce: `hot-unknown-${i}`, token });
+          assert.deepEqual(await store.claimNonceAndGetAccessToken(kk, 600), { nonceFresh: true, access: null });
+          assert.deepEqual(await store.claimNonceAndGetAccessToken(kk, 600), { nonceFresh: false, access: null });
+        }
+        // Revoked: null on the very next request.
+        await store.revokeAccessToken(a.handle);
+        assert.deepEqual(await store.claimNonceAndGetAccessToken(key({ nonce: 'hot-5', token: a.token }), 600), {
+          nonceFresh: true,
+          access: null,
+        });
+        const clock = needsClock(t);
+        if (!clock) return;
+        const b = await issue('bob');
+        clock.advance(ACCESS_TTL * 1000);
+        assert.deepEqual(await store.claimNonceAndGetAccessToken(key({ nonce: 'hot-6', token: b.token }), 600), {
+          nonceFresh: true,
+          access: null,
+        });
+      });
+    });
+
+    describe('health', () => {
+      it('ping resolves and the store reports healthy', async () => {
+        await store.ping();
+        assert.equal(store.isHealthy(), true);
+      });
+    });
+  });
+}
