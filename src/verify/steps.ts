@@ -7,6 +7,8 @@ import {
   baseStringUri,
   signatureBaseString,
   verifySignature,
+  safeEqual,
+  bodyHash,
   type CollectedParams,
   type SignatureMethod,
 } from '../oauth1/index.js';
@@ -37,7 +39,9 @@ export interface SignedRequest {
   nonce: string;
 }
 
-const REQUIRED = ['oauth_consumer_key', 'oauth_signature_method', 'oauth_signature'] as const;
+// RFC 5849 3.1 lets PLAINTEXT omit timestamp and nonce; net.oauth (Atlassian) does not, and without
+// them every such request of a consumer would share one nonce key.
+const REQUIRED = ['oauth_consumer_key', 'oauth_signature_method', 'oauth_signature', 'oauth_timestamp', 'oauth_nonce'] as const;
 
 /** Collects the OAuth parameters; null when the request is not an OAuth request at all. */
 export function readOAuthParams(view: OAuthRequestView): CollectedParams | null {
@@ -51,16 +55,13 @@ export function checkProtocolParams(view: OAuthRequestView, params: CollectedPar
     throw new OAuthProblem('version_rejected', { detail: `oauth_version ${JSON.stringify(o.oauth_version)}` });
   }
   const method = o.oauth_signature_method;
-  const needed: string[] = [...REQUIRED];
-  // RFC 5849 3.1: timestamp and nonce may be omitted with PLAINTEXT.
-  if (method !== 'PLAINTEXT') needed.push('oauth_timestamp', 'oauth_nonce');
-  const absent = needed.filter((n) => o[n] === undefined || o[n] === '');
+  const absent = REQUIRED.filter((n) => o[n] === undefined || o[n] === '');
   if (absent.length > 0) throw OAuthProblem.absent(absent);
   if (method !== 'HMAC-SHA1' && method !== 'RSA-SHA1' && method !== 'PLAINTEXT') {
     throw new OAuthProblem('signature_method_rejected', { detail: `method ${JSON.stringify(method)}` });
   }
   const tsText = o.oauth_timestamp ?? '';
-  if (tsText !== '' && !/^\d{1,12}$/.test(tsText)) throw OAuthProblem.rejected(['oauth_timestamp']);
+  if (!/^\d{1,12}$/.test(tsText)) throw OAuthProblem.rejected(['oauth_timestamp']);
   const nonce = o.oauth_nonce ?? '';
   if (nonce.length > 255) throw OAuthProblem.rejected(['oauth_nonce']);
   return {
@@ -69,7 +70,7 @@ export function checkProtocolParams(view: OAuthRequestView, params: CollectedPar
     consumerKey: o.oauth_consumer_key as string,
     signatureMethod: method,
     token: o.oauth_token,
-    timestamp: tsText === '' ? 0 : Number(tsText),
+    timestamp: Number(tsText),
     nonce,
   };
 }
@@ -97,7 +98,6 @@ export function checkSignatureMethod(cfg: RuntimeConfig, link: ResolvedLink, req
 
 /** oauth_timestamp within the configured skew of now. */
 export function checkTimestamp(cfg: RuntimeConfig, req: SignedRequest, nowMs: number = Date.now()): void {
-  if (req.signatureMethod === 'PLAINTEXT' && req.params.oauth.oauth_timestamp === undefined) return;
   const now = Math.floor(nowMs / 1000);
   const skew = cfg.config.oauth.timestampSkewSeconds;
   if (Math.abs(now - req.timestamp) > skew) throw OAuthProblem.timestamp(now - skew, now + skew);
@@ -124,9 +124,13 @@ export function nonceKeyOf(req: SignedRequest): NonceKey {
   return { consumerKey: req.consumerKey, timestamp: String(req.timestamp), nonce: req.nonce, token: req.token ?? '' };
 }
 
-/** Nonces are remembered for twice the skew: a replay outside that fails the timestamp check. */
+/**
+ * Nonces are remembered for twice the skew plus one second: a replay outside that fails the
+ * timestamp check. The extra second: the check compares whole seconds (now rounded down), so a
+ * timestamp is accepted for up to 2 x skew + 1 s of real time.
+ */
 export function nonceTtlSeconds(cfg: RuntimeConfig): number {
-  return cfg.config.oauth.timestampSkewSeconds * 2;
+  return cfg.config.oauth.timestampSkewSeconds * 2 + 1;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,4 +195,85 @@ export async function requestViewOf(req: IncomingMessage, limitBytes: number): P
     view.formBody = (await readBufferedBody(req, limitBytes)).toString('utf8');
   }
   return view;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resource requests (the proxy): which flow a signed request is, and who it may run as
+// (DESIGN.md sections 1d, 3). Each step throws one OAuthProblem.
+
+/** 3LO names its user with a token; 2LOi with xoauth_requestor_id; plain 2LO with neither. */
+export type ResourceFlow = '3LO' | '2LO' | '2LOi';
+
+const REQUESTOR_NAMES = ['xoauth_requestor_id', 'user_id'] as const;
+// A user name goes into headers, JWT claims and AppB's query: no control characters, bounded.
+const USER_NAME = /^[^\p{Cc}]{1,255}$/u;
+
+/** The flow of a signed resource request, from its token and requestor parameters. */
+export function resourceFlowOf(req: SignedRequest): ResourceFlow {
+  if (req.token !== undefined && req.token !== '') return '3LO';
+  return REQUESTOR_NAMES.some((n) => req.params.extra[n] !== undefined) ? '2LOi' : '2LO';
+}
+
+/**
+ * The user a 2LOi request names (xoauth_requestor_id, or user_id as older clients send it);
+ * null for 3LO and 2LO. A 3LO request naming a user as well is refused: the token alone names it.
+ */
+export function requestorOf(req: SignedRequest): string | null {
+  const present = REQUESTOR_NAMES.filter((n) => req.params.extra[n] !== undefined);
+  if (present.length === 0) return null;
+  if (resourceFlowOf(req) === '3LO') {
+    throw OAuthProblem.rejected([...present], `${present.join(', ')} not allowed with an access token: the token names the user`);
+  }
+  if (present.length > 1) throw OAuthProblem.rejected([...present], 'name the user once: xoauth_requestor_id or user_id');
+  const name = present[0] as (typeof REQUESTOR_NAMES)[number];
+  const user = req.params.extra[name] ?? '';
+  if (!USER_NAME.test(user)) throw OAuthProblem.rejected([name], `${name} must be a user name of 1-255 characters without control characters`);
+  return user;
+}
+
+/** The link takes three-legged requests. */
+export function checkThreeLegged(link: ResolvedLink): void {
+  if (!link.threeLegged) throw new OAuthProblem('permission_denied', { detail: `link ${link.id} does not allow three-legged requests` });
+}
+
+/** 2LOi: the link impersonates, admits the user (allowUsers when set) and does not deny them; case-insensitive. */
+export function checkImpersonation(link: ResolvedLink, user: string): void {
+  if (!link.impersonation.enabled) throw new OAuthProblem('permission_denied', { detail: `link ${link.id} does not allow impersonation` });
+  const lower = user.toLowerCase();
+  if (link.allowUsersLower !== null && !link.allowUsersLower.has(lower)) {
+    throw new OAuthProblem('permission_denied', { detail: `link ${link.id} may not impersonate this user (not in allowUsers)` });
+  }
+  if (link.denyUsersLower.has(lower)) {
+    throw new OAuthProblem('permission_denied', { detail: `link ${link.id} may not impersonate this user (denyUsers)` });
+  }
+}
+
+/** Plain 2LO: the link enables it; the request runs as its executeAs user. */
+export function twoLeggedUser(link: ResolvedLink): string {
+  if (!link.twoLegged.enabled || !link.twoLegged.executeAs) {
+    throw new OAuthProblem('permission_denied', { detail: `link ${link.id} does not allow two-legged requests` });
+  }
+  return link.twoLegged.executeAs;
+}
+
+/** A live access token found for a request: it must be this link's (same consumer key and link id). */
+export function checkAccessTokenOfLink(link: ResolvedLink, access: { consumerKey: string; linkId: string }): void {
+  if (access.consumerKey !== link.consumerKey || access.linkId !== link.id) {
+    throw new OAuthProblem('token_rejected', { detail: 'the access token was issued to another link' });
+  }
+}
+
+/** The nonce was not seen before (claimed by the store in the same round trip as the token read). */
+export function checkNonceFresh(nonceFresh: boolean): void {
+  if (!nonceFresh) throw new OAuthProblem('nonce_used', { detail: 'nonce already used' });
+}
+
+/** oauth_body_hash, when sent: base64 SHA-1 of the raw body bytes (empty body when none). */
+export function checkBodyHash(req: SignedRequest, rawBody: Buffer | undefined): void {
+  const sent = req.params.oauth.oauth_body_hash;
+  if (sent === undefined) return;
+  if (!safeEqual(bodyHash(rawBody ?? Buffer.alloc(0)), sent)) {
+    // The body is part of what was signed: a mismatch is a failed signature, not a malformed parameter.
+    throw new OAuthProblem('signature_invalid', { detail: 'oauth_body_hash does not match the body' });
+  }
 }

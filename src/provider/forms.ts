@@ -1,0 +1,34 @@
+// Query strings and form posts of the browser pages, decoded strictly; bad input is a 400 page.
+import type { Context } from 'koa';
+import type { RuntimeConfig } from '../config/load.js';
+import { isOAuthProblem, parseForm } from '../oauth1/index.js';
+import { isFormContentType, readBufferedBody } from '../verify/steps.js';
+import { PageError } from './html.js';
+import { Fields } from './state.js';
+
+function decode(raw: string, where: string): Fields {
+  try {
+    return new Fields(parseForm(raw));
+  } catch (err) {
+    if (!isOAuthProblem(err)) throw err;
+    throw new PageError({ status: 400, title: 'Bad request', message: `The ${where} is not correctly encoded.` });
+  }
+}
+
+export function queryFields(ctx: Context): Fields {
+  return decode(ctx.querystring, 'address of this page');
+}
+
+/** The fields of a form POST (application/x-www-form-urlencoded only, at most formBodyLimitBytes). */
+export async function formFields(ctx: Context, cfg: RuntimeConfig): Promise<Fields> {
+  if (!isFormContentType(ctx.get('content-type'))) {
+    throw new PageError({ status: 415, title: 'Unsupported form', message: 'This page only accepts forms sent by a browser (application/x-www-form-urlencoded).' });
+  }
+  const body = await readBufferedBody(ctx.req, cfg.config.server.formBodyLimitBytes);
+  return decode(body.toString('utf8'), 'form');
+}
+
+/** A field given more than once: refused rather than guessing which one was meant. */
+export function repeated(name: string): () => Error {
+  return () => new PageError({ status: 400, title: 'Bad request', message: `The field ${name} was sent more than once.` });
+}
