@@ -16,7 +16,8 @@ function unmap(address: string): string {
 export function parseCidrList(entries: string[]): CidrMatcher {
   const list = new BlockList();
   entries.forEach((entry, i) => {
-    const [addr = '', prefixText] = entry.split('/');
+    const [addr = '', prefixText, ...rest] = entry.split('/');
+    if (rest.length > 0) throw new Error(`[${i}] ${JSON.stringify(entry)} is not an IP address or CIDR`);
     const family = isIP(addr);
     if (family === 0) throw new Error(`[${i}] ${JSON.stringify(entry)} is not an IP address or CIDR`);
     const type = family === 4 ? 'ipv4' : 'ipv6';

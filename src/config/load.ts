@@ -9,6 +9,7 @@ import { configSchema, type Config, type LinkConfig, type IdentityConfig } from 
 import { loadRsaPublicKey, loadRsaPrivateKey } from '../oauth1/signature.js';
 import { parseKeyring, type EncryptionKey } from '../store/crypto.js';
 import { parseCidrList, type CidrMatcher } from './cidr.js';
+import { OOB, parseCallback } from '../provider/callback.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/gateway.yaml';
 
@@ -220,6 +221,12 @@ export function resolveConfig(input: unknown, opts: ResolveOptions): RuntimeConf
     if (link.twoLegged.enabled && !link.twoLegged.executeAs) {
       problems.push(`${at}.twoLegged.executeAs: is required when twoLegged.enabled is true`);
     }
+    // The one callback rule (DESIGN.md section 7) applied to the registered URLs: an entry it
+    // refuses would otherwise load fine and then match nothing.
+    link.callbackUrls.forEach((url, j) => {
+      const parsed = url === OOB ? null : parseCallback(url);
+      if (typeof parsed === 'string') problems.push(`${at}.callbackUrls[${j}]: ${parsed}`);
+    });
     if (link.gatewayInitiated) {
       const first = link.callbackUrls[0];
       if (!first || first === 'oob') problems.push(`${at}.callbackUrls: gatewayInitiated needs an http(s) callback URL first`);
@@ -257,6 +264,10 @@ export function resolveConfig(input: unknown, opts: ResolveOptions): RuntimeConf
   }
   if (config.server.workers !== 1 && !redis) {
     problems.push('server.workers: more than one worker needs store.redis (the memory store serves one process)');
+  }
+  const { accessTokenTtlSeconds, authorizationTtlSeconds } = config.oauth;
+  if (authorizationTtlSeconds !== undefined && authorizationTtlSeconds < accessTokenTtlSeconds) {
+    problems.push('oauth.authorizationTtlSeconds: must be at least oauth.accessTokenTtlSeconds (a token must not outlive its authorization)');
   }
   if (config.userAuth.mode === 'demo' && env.NODE_ENV === 'production') {
     problems.push('userAuth.mode: "demo" is refused when NODE_ENV=production');

@@ -5,23 +5,36 @@ import { z } from 'zod';
 /** `host:port`, `[v6]:port` or `:port`. */
 const listenAddress = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'must be "host:port" (e.g. "0.0.0.0:8080")');
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'must be "host:port" (e.g. "0.0.0.0:8080")')
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
 
+// '#' is checked on the text: WHATWG URL reports an empty fragment ("x#") as no fragment.
 const httpUrl = z.string().refine((v) => {
   try {
     const u = new URL(v);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password && !u.hash;
+    return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password && !v.includes('#');
   } catch {
     return false;
   }
 }, 'must be an absolute http(s) URL without user info or fragment');
+
+/** A base URL (scheme, host, port, optional context path): paths are appended to it, so no query. */
+const baseUrl = httpUrl.refine((v) => !v.includes('?'), 'must not carry a query (?...)');
+
+/** Token lifetimes stay within what a Date can hold (the token pages show expiry dates): 100 years. */
+const MAX_TTL_SECONDS = 100 * 365 * 24 * 3600;
 
 /** A secret reference: a file path (relative to the config file) or `env:NAME`. */
 const secretRef = z.string().min(1, 'must be a file path or env:NAME');
 
 export const SIGNATURE_METHODS = ['RSA-SHA1', 'HMAC-SHA1', 'PLAINTEXT'] as const;
 
-const userName = z.string().min(1).max(255);
+/** A user name as the gateway accepts one from AppB or a request (src/userauth/names.ts): no control characters, no surrounding spaces. */
+const userName = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((v) => /^[^\p{Cc}]*$/u.test(v) && v.trim() === v, 'must be a user name without control characters or surrounding spaces');
 
 export const linkSchema = z
   .object({
@@ -171,7 +184,7 @@ export const configSchema = z
         /** Public listener (AppA, browsers). */
         listen: listenAddress.default('0.0.0.0:8080'),
         /** The URL clients use to reach AppB through the gateway; signatures are checked against it. */
-        publicBaseUrl: httpUrl,
+        publicBaseUrl: baseUrl,
         /** Addresses/CIDRs whose X-Forwarded-* headers are believed. Default none. */
         trustedProxies: z.array(z.string().min(1)).default([]),
         /** Worker processes (node:cluster); "auto" = CPU count. More than 1 requires Redis. */
@@ -199,9 +212,9 @@ export const configSchema = z
     upstream: z
       .object({
         /** AppB. */
-        url: httpUrl,
+        url: baseUrl,
         /** The URL AppB believes it has (base of re-signed requests); default server.publicBaseUrl. */
-        signatureBaseUrl: httpUrl.optional(),
+        signatureBaseUrl: baseUrl.optional(),
         /** AppB slower than this → 504. */
         timeoutMs: z.number().int().min(100).max(600000).default(30000),
         /** OAuth requests of consumer keys that are not links go to AppB untouched. */
@@ -234,9 +247,9 @@ export const configSchema = z
         timestampSkewSeconds: z.number().int().min(1).max(3600).default(300),
         requestTokenTtlSeconds: z.number().int().min(10).max(86400).default(600),
         /** Access-token lifetime: 5 years, as Atlassian. */
-        accessTokenTtlSeconds: z.number().int().min(60).default(157680000),
-        /** How long a session handle may renew; default = accessTokenTtlSeconds. */
-        authorizationTtlSeconds: z.number().int().min(60).optional(),
+        accessTokenTtlSeconds: z.number().int().min(60).max(MAX_TTL_SECONDS).default(157680000),
+        /** How long a session handle may renew; at least accessTokenTtlSeconds, which is the default. */
+        authorizationTtlSeconds: z.number().int().min(60).max(MAX_TTL_SECONDS).optional(),
       })
       .strict()
       .default({ timestampSkewSeconds: 300, requestTokenTtlSeconds: 600, accessTokenTtlSeconds: 157680000 }),

@@ -4,7 +4,8 @@ import { OAuthProblem } from './problem.js';
 const UNRESERVED = /^[A-Za-z0-9\-._~]*$/;
 const utf8 = new TextEncoder();
 // fatal: invalid UTF-8 after percent-decoding must be refused, not replaced with U+FFFD.
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: keep a leading U+FEFF; dropping it would let '%EF%BB%BFx' and 'x' sign alike.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const HEX = '0123456789ABCDEF';
 
 /** RFC 5849 §3.6: UTF-8, every byte outside ALPHA DIGIT - . _ ~ as %XX (upper-case hex). */

@@ -58,7 +58,9 @@ export function parseAuthorizationHeader(value: string): ParsedAuthorization | n
   const result: ParsedAuthorization = { params: [] };
   const seen = new Set<string>();
   pos = skipOws(value, pos);
-  const end = value.replace(/[ \t]+$/, '').length;
+  // Trailing OWS, trimmed by hand: /[ \t]+$/ backtracks quadratically over a long inner run of spaces.
+  let end = value.length;
+  while (end > pos && (value[end - 1] === ' ' || value[end - 1] === '\t')) end--;
 
   while (pos < end) {
     if (seen.size > 0) {

@@ -35,6 +35,19 @@ const STATUS: Readonly<Record<OAuthProblemName, 400 | 401>> = {
   permission_denied: 401,
 };
 
+// Names and details echo the client's input: bounded, so a request with thousands of bad or
+// huge names cannot make a huge response header (a proxy in front would fail it) or log line.
+const MAX_LISTED_NAMES = 10;
+const MAX_NAME_LENGTH = 100;
+const MAX_DETAIL_LENGTH = 1000;
+
+function listNames(names: string[], separator: string): string {
+  return names
+    .slice(0, MAX_LISTED_NAMES)
+    .map((n) => n.slice(0, MAX_NAME_LENGTH))
+    .join(separator);
+}
+
 export class OAuthProblem extends Error {
   readonly problem: OAuthProblemName;
   readonly status: 400 | 401;
@@ -44,7 +57,7 @@ export class OAuthProblem extends Error {
   readonly expose = true;
 
   constructor(problem: OAuthProblemName, opts: { params?: Record<string, string>; detail?: string } = {}) {
-    super(opts.detail ?? problem);
+    super((opts.detail ?? problem).slice(0, MAX_DETAIL_LENGTH));
     this.name = 'OAuthProblem';
     this.problem = problem;
     this.status = STATUS[problem];
@@ -54,16 +67,16 @@ export class OAuthProblem extends Error {
   /** parameter_absent with oauth_parameters_absent=a&b. */
   static absent(names: string[], detail?: string): OAuthProblem {
     return new OAuthProblem('parameter_absent', {
-      params: { oauth_parameters_absent: names.join('&') },
-      detail: detail ?? `missing ${names.join(', ')}`,
+      params: { oauth_parameters_absent: listNames(names, '&') },
+      detail: detail ?? `missing ${listNames(names, ', ')}`,
     });
   }
 
   /** parameter_rejected with oauth_parameters_rejected=a&b. */
   static rejected(names: string[], detail?: string): OAuthProblem {
     return new OAuthProblem('parameter_rejected', {
-      params: { oauth_parameters_rejected: names.join('&') },
-      detail: detail ?? `rejected ${names.join(', ')}`,
+      params: { oauth_parameters_rejected: listNames(names, '&') },
+      detail: detail ?? `rejected ${listNames(names, ', ')}`,
     });
   }
 

@@ -1,7 +1,7 @@
 // JSON logs (pino), one object per line. Secrets never reach a log line: every logged object
 // is scrubbed by key name at any depth (Authorization, Cookie, tokens, secrets, signatures,
 // verifiers, passwords, session handles), and OAuth credentials inside strings are masked.
-import pino, { type Logger, type DestinationStream } from 'pino';
+import pino, { type Logger, type DestinationStream, type LogFn } from 'pino';
 
 export type { Logger };
 
@@ -92,6 +92,18 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
       formatters: {
         level: (label) => ({ level: label }),
         log: (obj) => scrub(obj) as Record<string, unknown>,
+      },
+      // scrub() already made errors plain objects; pino's own err serializer would relabel them "Object".
+      serializers: { err: (err: unknown) => err },
+      hooks: {
+        // formatters.log sees only the logged object: the message, its format arguments and the
+        // message pino takes from a lone Error are scrubbed here.
+        logMethod(args, method) {
+          const [first, ...rest] = args as unknown[];
+          const out = [typeof first === 'string' ? scrubText(first) : first, ...rest.map((a) => scrub(a))];
+          if (first instanceof Error && typeof rest[0] !== 'string') out.splice(1, 0, scrubText(first.message));
+          method.apply(this, out as Parameters<LogFn>);
+        },
       },
     },
     opts.destination ?? pino.destination({ sync: false }),

@@ -149,11 +149,14 @@ table.insert(out, 1, 'ok')
 return out
 `;
 
-/** KEYS at; ARGV userKey ('' = any), linkId ('' = any), now -> the deleted record, or {}. */
+/**
+ * KEYS at; ARGV owner ('' = any user, else '=' .. userKey, so that an empty user name still has
+ * to match), linkId ('' = any), now -> the deleted record, or {}.
+ */
 const REVOKE = `${LOAD}
 local t = load(KEYS[1])
 if not t then return {} end
-if ARGV[1] ~= '' and t.ul ~= ARGV[1] then return {} end
+if ARGV[1] ~= '' and ARGV[1] ~= '=' .. (t.ul or '') then return {} end
 if ARGV[2] ~= '' and t.lk ~= ARGV[2] then return {} end
 local now = tonumber(ARGV[3])
 redis.call('DEL', KEYS[1])
@@ -715,7 +718,7 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
       const reply = await run(() =>
         scripts.applinkRevoke(
           accessKey(handle),
-          opts.user === undefined ? '' : userKey(opts.user),
+          opts.user === undefined ? '' : `=${userKey(opts.user)}`,
           '',
           now(),
         ),
@@ -734,7 +737,7 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
     async revokeAccessTokens(filter: { user?: string; linkId?: string }): Promise<number> {
       assertRevokeFilter(filter);
       const { index, handles } = await candidates(filter);
-      const lowerUser = filter.user === undefined ? '' : userKey(filter.user);
+      const owner = filter.user === undefined ? '' : `=${userKey(filter.user)}`;
       let count = 0;
       const gone: string[] = [];
       const otherIndexes = new Map<string, string[]>();
@@ -742,7 +745,7 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
         const batch = handles.slice(i, i + READ_BATCH);
         const replies = await Promise.all(
           batch.map((h) =>
-            run(() => scripts.applinkRevoke(accessKey(h), lowerUser, filter.linkId ?? '', now())),
+            run(() => scripts.applinkRevoke(accessKey(h), owner, filter.linkId ?? '', now())),
           ),
         );
         batch.forEach((h, j) => {

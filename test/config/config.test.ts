@@ -135,3 +135,87 @@ describe('configuration', () => {
     assert.ok(configPathFrom(undefined, {}).endsWith('/config/gateway.yaml'));
   });
 });
+
+describe('configuration — values that would fail later instead of at start', () => {
+  it('refuses a listen port above 65535, naming the key', () => {
+    const problems = refusal(deepMerge(testConfigObject(t), { server: { listen: '0.0.0.0:65536' }, admin: { listen: '[::1]:99999' } }));
+    assert.ok(problems.some((p) => p.startsWith('server.listen: ')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('admin.listen: ')), problems.join('\n'));
+    assert.equal(runtimeConfig(t, deepMerge(testConfigObject(t), { server: { listen: '0.0.0.0:65535' } })).config.server.listen, '0.0.0.0:65535');
+  });
+
+  it('refuses a query or a fragment (even an empty one) in the base URLs', () => {
+    // upstream-session appends sessionCheckPath to upstream.url, and the realm is publicBaseUrl: both would carry it.
+    for (const [key, patch] of [
+      ['server.publicBaseUrl', { server: { publicBaseUrl: 'https://jira.example.com/#' } }],
+      ['server.publicBaseUrl', { server: { publicBaseUrl: 'https://jira.example.com/?x=1' } }],
+      ['upstream.url', { upstream: { url: 'http://127.0.0.1:8081/?' } }],
+      ['upstream.signatureBaseUrl', { upstream: { signatureBaseUrl: 'https://jira.example.com/jira#top' } }],
+    ] as const) {
+      const problems = refusal(deepMerge(testConfigObject(t), patch));
+      assert.ok(problems.some((p) => p.startsWith(`${key}: `)), `${JSON.stringify(patch)}: ${problems.join('\n')}`);
+    }
+    const ok = runtimeConfig(t, deepMerge(testConfigObject(t), { server: { publicBaseUrl: 'https://jira.example.com/jira' } }));
+    assert.equal(ok.publicBaseUrl.pathname, '/jira');
+  });
+
+  it('refuses a registered callback URL that the callback rule could never match, naming the entry', () => {
+    // Such an entry used to load fine and then silently match nothing.
+    const bad = [
+      'http://app_a:8080/plugins/servlet/applinks/oauth/login-dance/access',
+      'https://appa.example.com/a/../access',
+      'https://appa.example.com/access#',
+      'https://appa.example.com/a%2Faccess',
+      'https://appa.example.com/access?oauth_token=x',
+      'https://appa.example.com\\evil.example/access',
+    ];
+    for (const url of bad) {
+      const obj = testConfigObject(t);
+      (obj.links as Array<Record<string, unknown>>)[0]!.callbackUrls = ['oob', url];
+      const problems = refusal(obj);
+      assert.equal(problems.length, 1, `${url}: ${problems.join('\n')}`);
+      assert.ok(problems[0]!.startsWith('links[0].callbackUrls[1]: '), `${url}: ${problems[0]}`);
+    }
+  });
+
+  it('accepts callback URLs in any case and with default ports (the rule normalizes them)', () => {
+    const obj = testConfigObject(t);
+    (obj.links as Array<Record<string, unknown>>)[0]!.callbackUrls = ['HTTPS://AppA.Example.com:443/Access', 'http://127.0.0.1:8090/cb?applicationLinkID=x'];
+    assert.equal(runtimeConfig(t, obj).links[0]?.callbackUrls.length, 2);
+  });
+
+  it('refuses token lifetimes whose expiry dates cannot be shown (the token pages would fail)', () => {
+    for (const key of ['accessTokenTtlSeconds', 'authorizationTtlSeconds'] as const) {
+      const problems = refusal(deepMerge(testConfigObject(t), { oauth: { [key]: 10_000_000_000_000 } }));
+      assert.ok(problems.some((p) => p.startsWith(`oauth.${key}: `)), problems.join('\n'));
+    }
+  });
+
+  it('refuses an authorization shorter than the access token it must cover', () => {
+    const problems = refusal(deepMerge(testConfigObject(t), { oauth: { accessTokenTtlSeconds: 7200, authorizationTtlSeconds: 3600 } }));
+    assert.ok(problems.some((p) => p.startsWith('oauth.authorizationTtlSeconds: ')), problems.join('\n'));
+    const ok = runtimeConfig(t, deepMerge(testConfigObject(t), { oauth: { accessTokenTtlSeconds: 3600, authorizationTtlSeconds: 7200 } }));
+    assert.equal(ok.config.oauth.authorizationTtlSeconds, 7200);
+  });
+
+  it('refuses configured user names a request could never carry (control characters, surrounding spaces)', () => {
+    // A denyUsers entry " admin" would deny nobody; an executeAs with a control character breaks every 2LO request.
+    const obj = testConfigObject(t);
+    const links = obj.links as Array<Record<string, unknown>>;
+    links[0]!.twoLegged = { enabled: true, executeAs: 'svc\u0007' };
+    links[0]!.impersonation = { enabled: true, denyUsers: [' admin'], allowUsers: ['alice\n'] };
+    const problems = refusal(obj);
+    for (const key of ['links[0].twoLegged.executeAs', 'links[0].impersonation.denyUsers[0]', 'links[0].impersonation.allowUsers[0]']) {
+      assert.ok(problems.some((p) => p.startsWith(`${key}: `)), `${key}: ${problems.join('\n')}`);
+    }
+    links[0]!.impersonation = { enabled: true, denyUsers: ['Jürgen Müller'], allowUsers: null };
+    links[0]!.twoLegged = { enabled: true, executeAs: 'svc-appa' };
+    assert.ok(runtimeConfig(t, obj).links[0]?.denyUsersLower.has('jürgen müller'));
+  });
+
+  it('refuses an address list entry with more than one "/"', () => {
+    const problems = refusal(deepMerge(testConfigObject(t), { server: { trustedProxies: ['10.0.0.0/8/16'] } }));
+    assert.ok(problems.some((p) => p.startsWith('server.trustedProxies: ')), problems.join('\n'));
+  });
+});
+

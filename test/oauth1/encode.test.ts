@@ -40,6 +40,13 @@ describe('percentDecode — strict', () => {
   test("'+' is a literal plus (no form decoding)", () => assert.equal(percentDecode('a+b'), 'a+b'));
   test('lower-case hex is accepted', () => assert.equal(percentDecode('%2b%c3%a9'), '+é'));
   test('decodes exactly once', () => assert.equal(percentDecode('a%2525b'), 'a%25b'));
+  test('a percent-encoded U+FEFF is kept, at the start of a value or of an escape run (oauthlib keeps it too)', () => {
+    // A decoder that drops it lets '%EF%BB%BFx' and 'x' share one base string and one signature.
+    assert.equal(percentDecode('%EF%BB%BFadmin'), '\uFEFFadmin');
+    assert.equal(percentDecode('a%EF%BB%BF'), 'a\uFEFF');
+    assert.equal(percentDecode('%C3%A9%EF%BB%BF'), '\u00E9\uFEFF');
+    assert.equal(percentEncode(percentDecode('%EF%BB%BFx')), '%EF%BB%BFx');
+  });
 
   const malformed = ['%', '%2', '%zz', 'a%G0', '%%41', '%FF', '%C3', '%C3%28', '%ED%A0%80' /* encoded surrogate */, '%C0%AF' /* overlong '/' */];
   for (const input of malformed) {

@@ -132,3 +132,16 @@ describe('parseAuthorizationHeader — other malformed headers', () => {
     test(name, () => assertRejected(header, named));
   }
 });
+
+describe('parseAuthorizationHeader — cost', () => {
+  // Complexity guard, not a speed goal: linear parsing of 2 MB takes milliseconds, the quadratic
+  // trim it replaced would take hours, so the generous test timeout only fires on a regression.
+  test('a long run of inner whitespace is parsed in linear time (no regex backtracking)', { timeout: 60_000 }, () => {
+    for (const header of [`OAuth ${' '.repeat(2_000_000)}x`, `OAuth oauth_nonce="a"${' \t'.repeat(1_000_000)}x`]) {
+      assert.throws(() => parseAuthorizationHeader(header), (e: unknown) => isOAuthProblem(e) && e.problem === 'parameter_rejected');
+    }
+  });
+  test('trailing whitespace is still allowed', () => {
+    assert.deepEqual(parseAuthorizationHeader(`OAuth oauth_nonce="n"${' \t'.repeat(1000)}`), { params: [['oauth_nonce', 'n']] });
+  });
+});

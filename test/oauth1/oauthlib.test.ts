@@ -75,6 +75,8 @@ const URLS = [
   'https://jira.example.com/jira/rest/api/2/issue?c%40=1&a=2&a=1&a=&e&%E2%9C%93=%E6%97%A5%E6%9C%AC',
   'http://Example.COM:80/p/a%20b/~x?q=%F0%9F%98%80&z=%2a%21%27%28%29',
   'https://EXAMPLE.com:8443/?x=1&x=1',
+  // A value that starts with U+FEFF (text pasted from Windows editors): the BOM is data, not a marker.
+  'https://jira.example.com/rest/api/2/search?jql=%EF%BB%BFproject+%3D+ABC&x=a%EF%BB%BF',
 ];
 const BODY = 'status=Hello+Ladies+%2b+Gentlemen%2C+%21&empty=&k%C3%A9y=v%C3%A4lue&dup=1&dup=1';
 

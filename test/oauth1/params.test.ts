@@ -118,6 +118,11 @@ describe('collectParams — locations', () => {
       ['oauth_consumer_key', 'k'],
     ]);
   });
+  test('a percent-encoded BOM stays in the value and in the base string (xoauth_requestor_id is not "admin")', () => {
+    const c = collectParams({ rawQuery: 'xoauth_requestor_id=%EF%BB%BFadmin&oauth_consumer_key=k' });
+    assert.deepEqual(c?.extra, { xoauth_requestor_id: '\uFEFFadmin' });
+    assert.equal(normalizeParameters(c?.baseParams ?? []), 'oauth_consumer_key=k&xoauth_requestor_id=%EF%BB%BFadmin');
+  });
   test('percent-encoded oauth names in the query count as oauth params', () => {
     assert.deepEqual(collectParams({ rawQuery: 'oauth%5Fnonce=n' })?.oauth, { oauth_nonce: 'n' });
   });

@@ -77,3 +77,31 @@ describe('wwwAuthenticate / problemBody', () => {
     ]);
   });
 });
+
+describe('OAuthProblem — size of what echoes the client', () => {
+  test('a request with thousands of bad names gets a bounded answer and a bounded log detail', async () => {
+    const { collectParams } = await import('../../src/oauth1/index.js');
+    const body = `oauth_consumer_key=k&${Array.from({ length: 5000 }, (_, i) => `oauth_${'x'.repeat(50)}${i}%zz`).join('&')}`;
+    let caught: unknown;
+    try {
+      collectParams({ rawQuery: '', formBody: body });
+    } catch (e) {
+      caught = e;
+    }
+    assert.ok(isOAuthProblem(caught));
+    // A proxy in front typically allows 4-8 KB of response headers; the body carries the same list.
+    const header = wwwAuthenticate('https://jira.example.com', caught);
+    assert.ok(header.length < 4096, `WWW-Authenticate is ${header.length} characters`);
+    assert.ok(problemBody(caught).length < 4096);
+    assert.ok(caught.message.length <= 1000, `detail is ${caught.message.length} characters`);
+    // The first names are still there to help the client.
+    assert.ok(caught.params.oauth_parameters_rejected?.startsWith(`oauth_${'x'.repeat(50)}0%zz&`));
+  });
+
+  test('one very long name is cut', () => {
+    const p = OAuthProblem.rejected([`oauth_${'y'.repeat(100_000)}`]);
+    assert.ok((p.params.oauth_parameters_rejected ?? '').length <= 200);
+    assert.ok(p.message.length <= 1000);
+  });
+});
+

@@ -430,6 +430,12 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         assert.deepEqual(await store.renewAccessToken(a.token, renew), { ok: false, reason: 'unknown' });
       });
 
+      it('revoke by handle for an empty user name is an ownership check that fails, not "any user"', async () => {
+        const a = await issue('alice');
+        assert.equal(await store.revokeAccessToken(a.handle, { user: '' }), null);
+        assert.ok(await store.getAccessToken(a.token), 'still live after a refused revoke');
+      });
+
       it('revoke by handle without a user (operator); junk handles -> null', async () => {
         const a = await issue('alice');
         assert.equal(await store.revokeAccessToken('not a handle'), null);
