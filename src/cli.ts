@@ -1,62 +1,24 @@
 #!/usr/bin/env node
-// applink-gateway command line: serve, check-config (more commands register in src/commands/).
-import { parseArgs } from 'node:util';
-import { configPathFrom, loadConfigFile, ConfigError } from './config/load.js';
-import { startGateway } from './serve.js';
+// applink-gateway command line. Each command lives in src/commands/ and is registered here.
+import { ConfigError } from './config/load.js';
+import { StoreUnavailableError } from './store/types.js';
+import { EXIT, UsageError, type Command } from './commands/common.js';
+import { serveCommand } from './commands/serve.js';
+import { checkConfigCommand } from './commands/check-config.js';
+import { keysGenerateCommand } from './commands/keys.js';
+import { linksListCommand } from './commands/links.js';
+import { tokensListCommand, tokensRevokeCommand } from './commands/tokens.js';
+import { demoCommand } from './commands/demo.js';
 
-interface Command {
-  summary: string;
-  usage: string;
-  run(argv: string[]): Promise<number>;
-}
-
-const COMMON = `  --config PATH   configuration file (default: $APPLINK_GATEWAY_CONFIG, else config/gateway.yaml)
-  -h, --help      show this help`;
-
-type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
-
-/** Parses a command's flags; --config and --help are common to every command. */
-export function parse(argv: string[], options: OptionSpec = {}) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: { config: { type: 'string' as const }, help: { type: 'boolean' as const, short: 'h' }, ...options },
-  }) as { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
-}
-
+/** Every command, by its words ("tokens revoke"). */
 export const commands: Record<string, Command> = {
-  serve: {
-    summary: 'run the gateway (public and admin listeners)',
-    usage: `applink-gateway serve [--config PATH]\n\n${COMMON}`,
-    async run(argv) {
-      const { values } = parse(argv);
-      const file = configPathFrom(values.config as string | undefined);
-      const cfg = loadConfigFile(file);
-      const running = await startGateway({ cfg });
-      const stop = (signal: string) => {
-        running.gw.log.info({ signal }, 'signal received');
-        running.shutdown().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-      return new Promise<number>(() => undefined);
-    },
-  },
-  'check-config': {
-    summary: 'validate the configuration and its key files; exit 1 naming each problem',
-    usage: `applink-gateway check-config [--config PATH]\n\n${COMMON}`,
-    async run(argv) {
-      const { values } = parse(argv);
-      const file = configPathFrom(values.config as string | undefined);
-      const cfg = loadConfigFile(file);
-      console.log(`${file}: ok (${cfg.links.length} link${cfg.links.length === 1 ? '' : 's'}, identity ${cfg.identity.mode}, store ${cfg.config.store.redis ? 'redis' : 'memory'})`);
-      return 0;
-    },
-  },
+  serve: serveCommand,
+  'check-config': checkConfigCommand,
+  'keys generate': keysGenerateCommand,
+  'links list': linksListCommand,
+  'tokens list': tokensListCommand,
+  'tokens revoke': tokensRevokeCommand,
+  demo: demoCommand,
 };
 
 function help(): string {
@@ -65,53 +27,89 @@ function help(): string {
   return [
     'applink-gateway — OAuth 1.0a application-link gateway',
     '',
-    'Usage: applink-gateway <command> [options]   (every command takes --config PATH and --help)',
+    'Usage: applink-gateway <command> [options]',
+    '       applink-gateway <command> --help',
     '',
     'Commands:',
     ...names.map((n) => `  ${n.padEnd(width)}  ${commands[n]?.summary ?? ''}`),
+    '',
+    'Every command takes --config PATH (default: $APPLINK_GATEWAY_CONFIG, else config/gateway.yaml) and --help.',
+    `Exit codes: ${EXIT.ok} ok, ${EXIT.failure} configuration refused or command failed, ${EXIT.usage} usage error,`,
+    `            ${EXIT.storeUnavailable} token store unreachable, ${EXIT.notFound} nothing matched.`,
   ].join('\n');
 }
 
+/** The command named by the first one or two words, and the arguments after them. */
+function findCommand(argv: string[]): { name: string; command: Command; rest: string[] } | null {
+  const [a, b] = argv;
+  if (a !== undefined && b !== undefined && commands[`${a} ${b}`]) {
+    return { name: `${a} ${b}`, command: commands[`${a} ${b}`] as Command, rest: argv.slice(2) };
+  }
+  if (a !== undefined && commands[a]) return { name: a, command: commands[a] as Command, rest: argv.slice(1) };
+  return null;
+}
+
+/** Subcommands of a group word ("tokens" → tokens list, tokens revoke). */
+function groupHelp(word: string): string | null {
+  const subs = Object.keys(commands).filter((n) => n.startsWith(`${word} `));
+  if (subs.length === 0) return null;
+  return [`Usage: applink-gateway ${word} <${subs.map((s) => s.slice(word.length + 1)).join('|')}> [options]`, '', ...subs.map((s) => `  ${s}  ${commands[s]?.summary ?? ''}`)].join('\n');
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    console.log(help());
-    return name ? 0 : 2;
+  const [first] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    // No command at all is a usage error; asking for help is not.
+    if (first === undefined) console.error(help());
+    else console.log(help());
+    return first === undefined ? EXIT.usage : EXIT.ok;
   }
-  const command = commands[name];
-  if (!command) {
-    console.error(`applink-gateway: unknown command "${name}"\n\n${help()}`);
-    return 2;
+  const found = findCommand(argv);
+  if (!found) {
+    const group = groupHelp(first);
+    if (group) {
+      const asked = argv[1] === '--help' || argv[1] === '-h';
+      if (asked) console.log(group);
+      else console.error(argv[1] === undefined ? group : `applink-gateway: unknown command "${first} ${argv[1]}"\n\n${group}`);
+      return asked ? EXIT.ok : EXIT.usage;
+    }
+    console.error(`applink-gateway: unknown command "${first}"\n\n${help()}`);
+    return EXIT.usage;
   }
+  const { name, command, rest } = found;
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(command.usage);
-    return 0;
+    return EXIT.ok;
   }
   try {
     return await command.run(rest);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`configuration refused:\n${err.problems.map((p) => `  ${p}`).join('\n')}`);
-      return 1;
+      return EXIT.failure;
     }
-    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`applink-gateway ${name}: ${(err as Error).message}\n\n${command.usage}`);
-      return 2;
+      return EXIT.usage;
+    }
+    if (err instanceof StoreUnavailableError) {
+      console.error(`applink-gateway ${name}: the token store cannot be reached (${err.message})`);
+      return EXIT.storeUnavailable;
     }
     console.error(`applink-gateway ${name}: ${(err as Error).message}`);
-    return 1;
+    return EXIT.failure;
   }
 }
 
-const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
-if (isEntry || process.argv[1]?.endsWith('/cli.js') || process.argv[1]?.endsWith('/cli.ts')) {
+const entry = process.argv[1] ?? '';
+if (entry.endsWith('/cli.js') || entry.endsWith('/cli.ts') || entry.endsWith('/applink-gateway')) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
     },
-    (err) => {
+    (err: unknown) => {
       console.error(err);
-      process.exitCode = 1;
+      process.exitCode = EXIT.failure;
     },
   );
 }

@@ -1,6 +1,7 @@
 // Starts a gateway: store, public listener, admin listener, configuration watch; and stops it
 // gracefully in the order DESIGN.md section 3 gives (readiness first, then listeners, then Redis).
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { RuntimeConfig } from './config/load.js';
 import { watchConfig, type ConfigWatcher, type ReloadOutcome } from './config/watch.js';
@@ -9,9 +10,12 @@ import { createPublicApp } from './app.js';
 import { createAdminApp } from './ops/admin.js';
 import { createLogger, type Logger } from './ops/logger.js';
 import { createMetrics } from './ops/metrics.js';
-import { createStore, MEMORY_STORE_WARNING } from './store/index.js';
+import { storeFromConfig } from './ops/store.js';
 import type { TokenStore } from './store/types.js';
+import { forwarderOf } from './proxy/index.js';
 import { attachUpgradeHandler } from './proxy/upgrade.js';
+
+export { storeFromConfig };
 
 export interface StartOptions {
   cfg: RuntimeConfig;
@@ -74,26 +78,6 @@ export function closeServer(server: http.Server): Promise<void> {
   });
 }
 
-export function storeFromConfig(cfg: RuntimeConfig, log: Logger, onError?: (err: Error) => void): TokenStore {
-  const r = cfg.config.store.redis;
-  if (!r) {
-    log.warn(MEMORY_STORE_WARNING);
-    return createStore({ redis: null });
-  }
-  return createStore({
-    redis: {
-      url: r.url,
-      sentinels: r.sentinels,
-      sentinelName: r.sentinelName,
-      clusterNodes: r.clusterNodes,
-      keyPrefix: r.keyPrefix,
-      encryptionKeys: cfg.encryptionKeys ?? [],
-      commandTimeoutMs: r.commandTimeoutMs,
-      onError,
-    },
-  });
-}
-
 export async function startGateway(opts: StartOptions): Promise<RunningGateway> {
   const log = opts.log ?? createLogger({ level: opts.cfg.config.logging.level });
   let storeRef: TokenStore | null = null;
@@ -112,7 +96,12 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
   const publicServer = http.createServer((req, res) => {
     // While shutting down, answers end their connection: keep-alive clients reconnect to a
     // replica that is still in the Service instead of reusing a socket that is about to close.
-    if (gw.shuttingDown) res.setHeader('Connection', 'close');
+    // Decided when the head is written (the proxy sets its own Connection header before that).
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
+      if (gw.shuttingDown) this.setHeader('Connection', 'close');
+      return (writeHead as (...a: unknown[]) => http.ServerResponse).apply(this, args);
+    } as typeof res.writeHead;
     void handle(req, res);
   });
   // Slow clients must not hold sockets forever; AppB's own timeout is upstream.timeoutMs.
@@ -120,6 +109,13 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
   publicServer.requestTimeout = 0;
   publicServer.keepAliveTimeout = 65_000;
   attachUpgradeHandler(publicServer, gw);
+  // Upgraded (WebSocket) sockets leave the HTTP server's bookkeeping: tracked here so the
+  // end of the grace period can close them too.
+  const upgraded = new Set<Duplex>();
+  publicServer.on('upgrade', (_req, socket: Duplex) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+  });
   const adminServer = opts.admin === false ? null : http.createServer(createAdminApp(gw).callback());
 
   const publicUrl = await listen(publicServer, opts.listen ?? opts.cfg.config.server.listen).catch(async (err: unknown) => {
@@ -183,8 +179,10 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       if (result === 'timeout') {
         log.warn('grace period over: closing the remaining connections');
         publicServer.closeAllConnections();
+        for (const socket of upgraded) socket.destroy();
         await closed;
       }
+      forwarderOf(gw).close();
       if (adminServer) {
         adminServer.closeAllConnections();
         await closeServer(adminServer);
@@ -199,7 +197,9 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
     gw.shuttingDown = true;
     watcher?.close();
     publicServer.closeAllConnections();
+    for (const socket of upgraded) socket.destroy();
     adminServer?.closeAllConnections();
+    forwarderOf(gw).close();
     await Promise.all([closeServer(publicServer), adminServer ? closeServer(adminServer) : Promise.resolve()]);
     if (!opts.store) await store.close();
   };

@@ -109,7 +109,9 @@ export function watchConfig(opts: WatchOptions): ConfigWatcher {
     }
     if (next.fingerprint === prev.fingerprint) {
       opts.metrics?.configReloads.inc({ result: 'unchanged' });
-      opts.log.debug({ reason, file }, 'configuration unchanged');
+      opts.metrics?.configLastReloadSuccess.set(1);
+      // Asked for (SIGHUP) deserves an answer in the log; a stray file event does not.
+      opts.log[reason === 'file change' ? 'debug' : 'info']({ reason, file }, 'configuration unchanged');
       return { result: 'unchanged' };
     }
     const restartNeeded = restartOnlyChanges(prev, next);

@@ -2,6 +2,7 @@
 import Koa from 'koa';
 import { Router } from '@koa/router';
 import type { Gateway } from '../gateway.js';
+import { jwksOf } from '../proxy/jwt.js';
 
 export interface AdminOptions {
   /** The /metrics text (a cluster primary aggregates its workers'); default: this gateway's registry. */
@@ -51,6 +52,18 @@ export function createAdminApp(gw: Gateway, extra?: (router: Router) => void, op
       ctx.status = 503;
       ctx.body = 'store unreachable\n';
     }
+  });
+
+  // Public keys of upstream.identity.mode jwt, for AppB to verify the gateway's JWTs; 404 in other modes.
+  router.get('/jwks.json', (ctx) => {
+    const jwks = jwksOf(gw);
+    if (!jwks) {
+      ctx.status = 404;
+      ctx.type = 'text/plain';
+      ctx.body = 'no JWKS: upstream.identity.mode is not jwt\n';
+      return;
+    }
+    ctx.body = jwks;
   });
 
   router.get('/metrics', async (ctx) => {

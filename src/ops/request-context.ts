@@ -58,7 +58,8 @@ export function requestContext(gw: Gateway) {
           problem: facts.problem,
           upstreamStatus: facts.upstreamStatus,
           tokenHandle: facts.tokenHandle,
-          remote: ctx.req.socket.remoteAddress,
+          // The socket is gone once a request was destroyed (e.g. a body over the limit).
+          remote: ctx.req.socket?.remoteAddress,
           aborted: !ctx.res.writableFinished || undefined,
         },
         'request',

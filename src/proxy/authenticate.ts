@@ -1,0 +1,134 @@
+// Who a request runs as at AppB: the verification pipeline for signed resource requests
+// (DESIGN.md sections 1d, 3, 6). Not Koa-specific: the WebSocket upgrade path uses it too.
+//
+//   parse params → consumer (or pass-through) → method → timestamp → requestor rules →
+//   signature (when the token secret is not needed) → ONE store round trip (nonce + token) →
+//   token checks → signature (HMAC/PLAINTEXT with the token secret) → nonce → body hash → permission
+import { randomBytes } from 'node:crypto';
+import type { ResolvedLink, RuntimeConfig } from '../config/load.js';
+import type { Gateway } from '../gateway.js';
+import { OAuthProblem, type CollectedParams } from '../oauth1/index.js';
+import type { RequestFacts } from '../ops/request-context.js';
+import type { AccessToken, TokenStore } from '../store/types.js';
+import {
+  checkAccessTokenOfLink,
+  checkBodyHash,
+  checkImpersonation,
+  checkNonceFresh,
+  checkProtocolParams,
+  checkSignature,
+  checkSignatureMethod,
+  checkThreeLegged,
+  checkTimestamp,
+  nonceKeyOf,
+  nonceTtlSeconds,
+  requestorOf,
+  requireLink,
+  resourceFlowOf,
+  twoLeggedUser,
+  type OAuthRequestView,
+  type ResourceFlow,
+} from '../verify/steps.js';
+
+/** A verified request and the user it runs as. */
+export interface Principal {
+  flow: ResourceFlow;
+  link: ResolvedLink;
+  consumerKey: string;
+  user: string;
+  /** Non-secret handle of the access token (3LO only). */
+  tokenHandle?: string;
+}
+
+export type Verdict =
+  /** No OAuth parameters at all: browser traffic. */
+  | { kind: 'unsigned' }
+  /** A consumer key that is not a link, with upstream.passthroughUnknownConsumers on. */
+  | { kind: 'passthrough'; consumerKey: string }
+  | { kind: 'signed'; principal: Principal };
+
+export interface AuthInput {
+  view: OAuthRequestView;
+  /** readOAuthParams(view), computed by the caller (it decides whether to buffer a hashed body). */
+  params: CollectedParams | null;
+  /** The raw body when it was read (form bodies, and bodies with oauth_body_hash). */
+  rawBody?: Buffer;
+  nowMs?: number;
+}
+
+/** Decides who the request runs as, or throws the OAuthProblem that refuses it. Fills `facts` as it learns. */
+export async function authenticate(gw: Gateway, cfg: RuntimeConfig, input: AuthInput, facts: RequestFacts): Promise<Verdict> {
+  const { view, params } = input;
+  if (params === null) return { kind: 'unsigned' };
+
+  const consumerKey = params.oauth.oauth_consumer_key;
+  if (consumerKey !== undefined && consumerKey !== '') facts.consumerKey = consumerKey;
+  // AppB's own application links keep working behind the gateway, untouched, when allowed.
+  if (consumerKey && !cfg.linksByConsumerKey.has(consumerKey) && cfg.config.upstream.passthroughUnknownConsumers) {
+    facts.flow = 'passthrough';
+    return { kind: 'passthrough', consumerKey };
+  }
+
+  const req = checkProtocolParams(view, params);
+  const link = requireLink(cfg, req);
+  facts.link = link.id;
+  const flow = resourceFlowOf(req);
+  facts.flow = flow;
+  checkSignatureMethod(cfg, link, req);
+  checkTimestamp(cfg, req, input.nowMs);
+  const requestor = requestorOf(req);
+
+  // RSA-SHA1 ignores the token secret, and 2LO has none: verify before touching the store.
+  const needsTokenSecret = flow === '3LO' && req.signatureMethod !== 'RSA-SHA1';
+  if (!needsTokenSecret) checkSignature(cfg, link, req, '');
+
+  const lookup = await gw.store.claimNonceAndGetAccessToken(nonceKeyOf(req), nonceTtlSeconds(cfg));
+
+  let access: AccessToken | null = null;
+  if (flow === '3LO') {
+    access = lookup.access ?? (await refuseMissingAccessToken(gw.store, req.token ?? '', link));
+    checkAccessTokenOfLink(link, access);
+    facts.tokenHandle = access.handle;
+    if (needsTokenSecret) checkSignature(cfg, link, req, access.secret);
+  }
+  checkNonceFresh(lookup.nonceFresh);
+  checkBodyHash(req, input.rawBody);
+
+  let user: string;
+  switch (flow) {
+    case '3LO':
+      checkThreeLegged(link);
+      user = (access as AccessToken).user;
+      break;
+    case '2LOi':
+      user = requestor as string;
+      checkImpersonation(link, user);
+      break;
+    case '2LO':
+      user = twoLeggedUser(link);
+      break;
+  }
+  facts.user = user;
+  return { kind: 'signed', principal: { flow, link, consumerKey: req.consumerKey, user, ...(access && { tokenHandle: access.handle }) } };
+}
+
+/**
+ * The token named no live access token: say which problem it is (off the hot path, refusals
+ * only). A request token → token_rejected; an expired access token AppA may still renew →
+ * token_expired (so it renews with oauth_session_handle); anything else → token_rejected.
+ */
+async function refuseMissingAccessToken(store: TokenStore, token: string, link: ResolvedLink): Promise<never> {
+  // A renewal with a random session handle never succeeds and changes nothing; its refusal
+  // reason tells an existing-but-expired token of this consumer from an unknown or revoked one.
+  const probe = await store.renewAccessToken(token, { consumerKey: link.consumerKey, sessionHandle: randomBytes(24).toString('hex'), accessTtlSeconds: 60 });
+  if (!probe.ok && (probe.reason === 'bad_session_handle' || probe.reason === 'expired')) {
+    throw new OAuthProblem('token_expired', { detail: 'the access token has expired' });
+  }
+  if (!probe.ok && probe.reason === 'wrong_consumer') {
+    throw new OAuthProblem('token_rejected', { detail: 'the access token was issued to another link' });
+  }
+  if ((await store.getRequestToken(token)) !== null) {
+    throw new OAuthProblem('token_rejected', { detail: 'a request token cannot be used to access resources' });
+  }
+  throw new OAuthProblem('token_rejected', { detail: 'unknown or revoked access token' });
+}

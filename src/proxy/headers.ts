@@ -1,0 +1,168 @@
+// Request headers towards AppB and response headers back: hop-by-hop headers dropped, every
+// client-sent copy of an identity header removed (with `_`/`-` variants and anything named in
+// Connection), X-Forwarded-* set by the gateway (DESIGN.md sections 2 and 7).
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { RuntimeConfig } from '../config/load.js';
+
+// RFC 9110 7.6.1 and the usual non-standard ones; `expect` because Node already answered 100-continue.
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'http2-settings',
+]);
+
+// Set by the gateway alone; a client copy is removed from every request, signed or not.
+const IDENTITY = [
+  'x-forwarded-user',
+  'x-applink-gateway-signature',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-server',
+  'forwarded',
+  'x-real-ip',
+  'x-request-id',
+];
+
+/** Lower-case, `_` as `-`: X_Forwarded_User and x-forwarded-user are one header to a CGI-style backend. */
+export function canonicalHeaderName(name: string): string {
+  return name.toLowerCase().replaceAll('_', '-');
+}
+
+function connectionTokens(values: string[] | undefined): Set<string> {
+  const names = new Set<string>();
+  for (const v of values ?? []) {
+    for (const token of v.split(',')) {
+      const t = token.trim();
+      if (t !== '') names.add(canonicalHeaderName(t));
+    }
+  }
+  return names;
+}
+
+/** IPv4 peers on a dual-stack socket appear as ::ffff:a.b.c.d. */
+export function peerAddress(req: IncomingMessage): string {
+  const a = req.socket.remoteAddress ?? '';
+  return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a)?.[1] ?? a;
+}
+
+/** What AppB is told about the URL it was reached at. */
+export interface ForwardedUrl {
+  proto: string;
+  /** host[:port], the port only when not the scheme's default (as in a Host header). */
+  host: string;
+  port: string;
+}
+
+export function forwardedUrlOf(url: URL): ForwardedUrl {
+  const proto = url.protocol.replace(/:$/, '');
+  return { proto, host: url.host, port: url.port !== '' ? url.port : proto === 'https' ? '443' : '80' };
+}
+
+export interface UpstreamHeaderOptions {
+  cfg: RuntimeConfig;
+  /** The peer is in server.trustedProxies: its X-Forwarded-* are believed. */
+  trustedPeer: boolean;
+  /** The request will carry an identity the gateway sets (3LO, 2LO, 2LOi). */
+  withIdentity: boolean;
+  /** Keep the client's Authorization (unsigned and pass-through requests; never an identity request). */
+  keepAuthorization: boolean;
+  /** Keep Connection: upgrade and Upgrade (WebSocket). */
+  upgrade: boolean;
+  requestId: string;
+}
+
+/**
+ * The headers sent to AppB, rebuilt from the raw headers: hop-by-hop and identity headers of
+ * the client removed, then Host and X-Forwarded-* set. Body framing headers are the caller's.
+ */
+export function upstreamHeaders(req: IncomingMessage, o: UpstreamHeaderOptions): OutgoingHttpHeaders {
+  const { cfg } = o;
+  const drop = new Set<string>([...HOP_BY_HOP, ...IDENTITY, 'host', 'content-length']);
+  for (const name of connectionTokens(req.headersDistinct.connection)) drop.add(name);
+  const identity = cfg.identity;
+  if (identity.mode === 'header') drop.add(canonicalHeaderName(identity.userHeader));
+  // The SSO header of trusted-header user auth is believed from its proxies only, so AppB gets no forged copy.
+  if (cfg.config.userAuth.mode === 'trusted-header' && !cfg.trustedUserSources?.contains(req.socket.remoteAddress)) {
+    drop.add(canonicalHeaderName(cfg.config.userAuth.header));
+  }
+  // With an identity, the gateway's credentials alone name the user: AppA's header and any session cookie go.
+  if (o.withIdentity) {
+    drop.add('authorization');
+    drop.add('cookie');
+  }
+  if (!o.keepAuthorization) drop.add('authorization');
+
+  const out: OutgoingHttpHeaders = {};
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    const value = raw[i + 1] as string;
+    if (drop.has(canonicalHeaderName(name))) continue;
+    // In jwt mode a client's Bearer token could be a replayed gateway JWT: the gateway owns that scheme.
+    if (name === 'authorization' && identity.mode === 'jwt' && /^\s*bearer\b/i.test(value)) continue;
+    const prev = out[name];
+    out[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [String(prev), value];
+  }
+
+  const peer = peerAddress(req);
+  const priorFor = o.trustedPeer ? (req.headersDistinct['x-forwarded-for'] ?? []).join(', ') : '';
+  out['x-forwarded-for'] = priorFor !== '' ? `${priorFor}, ${peer}` : peer;
+
+  const fwd = forwardedUrl(req, o);
+  out.host = fwd.host;
+  out['x-forwarded-proto'] = fwd.proto;
+  out['x-forwarded-host'] = fwd.host;
+  out['x-forwarded-port'] = fwd.port;
+  out['x-request-id'] = o.requestId;
+  if (o.upgrade) {
+    out.connection = 'Upgrade';
+    const upgrade = req.headers.upgrade;
+    if (upgrade !== undefined) out.upgrade = upgrade;
+  }
+  return out;
+}
+
+/**
+ * Identity requests: the URL the gateway signed (upstream.signatureBaseUrl), since Atlassian
+ * verifies against the URL it derives from these headers. Other requests: what a trusted proxy
+ * says, else the public URL the client used (pass-through signatures were made over it).
+ */
+function forwardedUrl(req: IncomingMessage, o: UpstreamHeaderOptions): ForwardedUrl {
+  if (o.withIdentity) return forwardedUrlOf(o.cfg.signatureBaseUrl);
+  const pub = forwardedUrlOf(o.cfg.publicBaseUrl);
+  if (!o.trustedPeer) return pub;
+  const first = (name: string): string | undefined => req.headersDistinct[name]?.[0]?.split(',')[0]?.trim() || undefined;
+  const proto = first('x-forwarded-proto');
+  const host = first('x-forwarded-host');
+  if (proto === undefined && host === undefined) return pub;
+  const p = proto ?? pub.proto;
+  const h = host ?? pub.host;
+  const portInHost = /:(\d+)$/.exec(h)?.[1];
+  return { proto: p, host: h, port: first('x-forwarded-port') ?? portInHost ?? (p === 'https' ? '443' : '80') };
+}
+
+/** Response headers of AppB without hop-by-hop ones, grouped by name (Set-Cookie stays a list). */
+export function downstreamHeaders(rawHeaders: string[], connection: string | undefined): Map<string, { name: string; values: string[] }> {
+  const drop = new Set([...HOP_BY_HOP, ...connectionTokens(connection === undefined ? undefined : [connection])]);
+  const out = new Map<string, { name: string; values: string[] }>();
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    const lower = name.toLowerCase();
+    if (drop.has(lower)) continue;
+    const entry = out.get(lower);
+    if (entry) entry.values.push(rawHeaders[i + 1] as string);
+    else out.set(lower, { name, values: [rawHeaders[i + 1] as string] });
+  }
+  return out;
+}

@@ -1,0 +1,166 @@
+// From an incoming request to what goes to AppB: read what a signature needs, decide who the
+// request runs as, strip what AppA sent, set the gateway's identity (DESIGN.md section 2).
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { RuntimeConfig } from '../config/load.js';
+import type { Gateway } from '../gateway.js';
+import type { RequestFacts } from '../ops/request-context.js';
+import { bufferedBodyOf, isFormContentType, readOAuthParams, type OAuthRequestView } from '../verify/steps.js';
+import { readBodyUpTo } from './body.js';
+import { authenticate, type Verdict } from './authenticate.js';
+import type { ForwardPlan } from './forward.js';
+import { upstreamHeaders } from './headers.js';
+import { applyIdentity } from './identity.js';
+import { isSignedRequestParam, isSmuggledRequestor, removeFormParams, removeQueryParams, requestTargetOf, type RequestTarget } from './target.js';
+
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0;
+}
+
+/**
+ * http-proxy gives a DELETE or OPTIONS without Content-Length a zero length and drops its
+ * Transfer-Encoding, yet still streams the body: AppB would read that body as a second request.
+ * Such a (chunked) body is read here and sent with its length instead.
+ */
+function lengthlessDeleteOrOptions(req: IncomingMessage): boolean {
+  return (req.method === 'DELETE' || req.method === 'OPTIONS') && req.headers['content-length'] === undefined;
+}
+
+/** upstream.url's path ('' for none or '/'): AppB's request-target is this + the path received. */
+export function upstreamPathPrefix(cfg: RuntimeConfig): string {
+  return cfg.upstreamUrl.pathname.replace(/\/+$/, '');
+}
+
+/**
+ * Verifies the request (throws the OAuthProblem that refuses it) and returns what to send to
+ * AppB. `upgrade`: a WebSocket handshake (no body, Connection: upgrade kept).
+ */
+export async function planForward(
+  gw: Gateway,
+  cfg: RuntimeConfig,
+  req: IncomingMessage,
+  facts: RequestFacts,
+  opts: { upgrade: boolean; handedOn?: boolean },
+): Promise<ForwardPlan> {
+  const target = requestTargetOf(req.url);
+  const method = req.method ?? 'GET';
+  const limit = cfg.config.server.formBodyLimitBytes;
+  const bodyPresent = !opts.upgrade && hasBody(req);
+  const isForm = isFormContentType(req.headers['content-type']);
+
+  // The dance routes handed on a call of AppB's own links (pass-through): forwarded as it came.
+  if (opts.handedOn) {
+    const body = bufferedBodyOf(req) ?? (bodyPresent && lengthlessDeleteOrOptions(req) ? await readBodyUpTo(req, limit) : undefined);
+    return planPassthrough(cfg, req, facts, target, body, bodyPresent);
+  }
+
+  // A form body may carry the OAuth parameters, so it is read (up to the limit) whether or not it is signed.
+  let rawBody = bufferedBodyOf(req) ?? (isForm && bodyPresent ? await readBodyUpTo(req, limit) : undefined);
+  const view: OAuthRequestView = {
+    method,
+    rawPath: target.rawPath,
+    rawQuery: target.rawQuery,
+    authorization: req.headersDistinct.authorization,
+    ...(isForm && rawBody !== undefined && { formBody: rawBody.toString('utf8') }),
+  };
+  const params = readOAuthParams(view);
+  // oauth_body_hash covers the body: it is checked before AppB sees a byte of it.
+  if (rawBody === undefined && bodyPresent && params?.oauth.oauth_body_hash !== undefined) rawBody = await readBodyUpTo(req, limit);
+  if (rawBody === undefined && bodyPresent && lengthlessDeleteOrOptions(req)) rawBody = await readBodyUpTo(req, limit);
+
+  const verdict: Verdict = await authenticate(gw, cfg, { view, params, rawBody }, facts);
+  const identity = verdict.kind === 'signed';
+  if (verdict.kind === 'unsigned') facts.flow = 'unsigned';
+
+  const headers: OutgoingHttpHeaders = upstreamHeaders(req, {
+    cfg,
+    trustedPeer: cfg.trustedProxies.contains(req.socket.remoteAddress),
+    withIdentity: identity,
+    keepAuthorization: !identity,
+    upgrade: opts.upgrade,
+    requestId: facts.requestId,
+  });
+
+  // Signed: AppA's protocol and requestor parameters go. Unsigned: a smuggled requestor goes. Pass-through: untouched.
+  const remove = verdict.kind === 'signed' ? isSignedRequestParam : verdict.kind === 'unsigned' ? isSmuggledRequestor : () => false;
+  const query = removeQueryParams(target.rawQuery, remove);
+  let body = rawBody;
+  if (body !== undefined && isForm) body = removeFormParams(body, remove).body;
+
+  setFraming(headers, req, body, bodyPresent);
+
+  const prefix = upstreamPathPrefix(cfg);
+  const keepBareQuestionMark = target.hasQuery && !query.changed;
+  let path: string;
+  if (verdict.kind === 'signed') {
+    const { principal } = verdict;
+    path = (
+      await applyIdentity(
+        gw,
+        cfg,
+        { method, rawPath: target.rawPath, upstreamPathPrefix: prefix, query: query.query, keepBareQuestionMark, ...(body !== undefined && isForm && { formBody: body }), headers },
+        principal.user,
+        principal.link.id,
+      )
+    ).path;
+    gw.audit('impersonation', {
+      requestId: facts.requestId,
+      flow: principal.flow,
+      link: principal.link.id,
+      consumerKey: principal.consumerKey,
+      user: principal.user,
+      tokenHandle: principal.tokenHandle,
+      method,
+      path: target.rawPath,
+      identityMode: cfg.identity.mode,
+    });
+  } else {
+    path = prefix + target.rawPath + (query.query !== '' || keepBareQuestionMark ? `?${query.query}` : '');
+  }
+
+  return {
+    flow: facts.flow ?? 'unsigned',
+    path,
+    headers,
+    ...(body !== undefined && { body }),
+    identity,
+    upstream: cfg.upstreamUrl,
+    timeoutMs: cfg.config.upstream.timeoutMs,
+    ...(verdict.kind === 'signed' && { linkId: verdict.principal.link.id }),
+    facts,
+  };
+}
+
+/** A request for AppB's own links: only the header rules apply; query, body and Authorization untouched. */
+function planPassthrough(cfg: RuntimeConfig, req: IncomingMessage, facts: RequestFacts, target: RequestTarget, body: Buffer | undefined, bodyPresent: boolean): ForwardPlan {
+  facts.flow = 'passthrough';
+  const headers = upstreamHeaders(req, {
+    cfg,
+    trustedPeer: cfg.trustedProxies.contains(req.socket.remoteAddress),
+    withIdentity: false,
+    keepAuthorization: true,
+    upgrade: false,
+    requestId: facts.requestId,
+  });
+  setFraming(headers, req, body, bodyPresent);
+  return {
+    flow: 'passthrough',
+    path: upstreamPathPrefix(cfg) + target.rawPath + (target.hasQuery ? `?${target.rawQuery}` : ''),
+    headers,
+    ...(body !== undefined && { body }),
+    identity: false,
+    upstream: cfg.upstreamUrl,
+    timeoutMs: cfg.config.upstream.timeoutMs,
+    facts,
+  };
+}
+
+/** Body framing towards AppB: the length of a body read here, else the client's own framing. */
+function setFraming(headers: OutgoingHttpHeaders, req: IncomingMessage, body: Buffer | undefined, bodyPresent: boolean): void {
+  if (body !== undefined) {
+    headers['content-length'] = String(body.length);
+  } else if (bodyPresent) {
+    const te = req.headers['transfer-encoding'];
+    if (te !== undefined) headers['transfer-encoding'] = te;
+    else headers['content-length'] = req.headers['content-length'];
+  }
+}

@@ -1,0 +1,198 @@
+// Shared pieces of the operations tests: a log capture, metric reading, a signed request.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createPrivateKey } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { createLogger, type Logger } from '../../src/ops/logger.js';
+import { signRequest } from '../../src/oauth1/index.js';
+import { ROOT } from '../helpers/process.js';
+
+/** A logger whose JSON lines are kept in memory (parsed, and raw for secret scans). */
+export function captureLogger(level = 'debug'): { log: Logger; lines: Array<Record<string, unknown>>; raw: string[] } {
+  const lines: Array<Record<string, unknown>> = [];
+  const raw: string[] = [];
+  const log = createLogger({
+    level,
+    destination: {
+      write(s: string) {
+        raw.push(s);
+        for (const l of s.split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
+      },
+    },
+  });
+  return { log, lines, raw };
+}
+
+/** Waits until `check` returns a value (not undefined/false), polling. */
+export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 5000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The value of one sample of a Prometheus text exposition (labels matched as a subset), or 0. */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const m = /^([^{ ]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+export async function metrics(adminUrl: string): Promise<string> {
+  const r = await fetch(`${adminUrl}/metrics`);
+  if (r.status !== 200) throw new Error(`/metrics answered ${r.status}`);
+  return r.text();
+}
+
+/** POST request-token signed by `consumerKey` with `privatePem` (as if from publicBaseUrl). */
+export async function requestToken(
+  publicUrl: string,
+  opts: { consumerKey: string; privatePem: string; publicBaseUrl?: string; callback?: string; headers?: Record<string, string> },
+): Promise<Response> {
+  const path = '/plugins/servlet/oauth/request-token';
+  const signed = await signRequest({
+    method: 'POST',
+    url: `${opts.publicBaseUrl ?? 'http://gateway.test'}${path}`,
+    consumerKey: opts.consumerKey,
+    signatureMethod: 'RSA-SHA1',
+    privateKey: createPrivateKey(opts.privatePem),
+    extraOAuth: { oauth_callback: opts.callback ?? 'oob' },
+  });
+  return fetch(`${publicUrl}${path}`, { method: 'POST', headers: { Authorization: signed.authorization, ...opts.headers } });
+}
+
+/** A small AppB on port 0: answers every request after `delayMs` with JSON about it. */
+export async function startAppB(opts: { delayMs?: number | ((req: http.IncomingMessage) => number) } = {}): Promise<{
+  url: string;
+  requests: http.IncomingMessage[];
+  close(): Promise<void>;
+}> {
+  const requests: http.IncomingMessage[] = [];
+  const server = http.createServer((req, res) => {
+    requests.push(req);
+    const delay = typeof opts.delayMs === 'function' ? opts.delayMs(req) : (opts.delayMs ?? 0);
+    req.resume();
+    setTimeout(() => {
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ path: req.url, user: req.headers['x-forwarded-user'] ?? null }));
+    }, delay);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+/**
+ * Starts `applink-gateway ARGS` as ONE node process (node --import tsx, not the tsx wrapper,
+ * which would swallow SIGHUP and sit between the test and the server's signals), and resolves
+ * once a JSON log line on stdout matches.
+ */
+export function startGatewayProcess(
+  args: string[],
+  waitFor: (line: Record<string, unknown>) => boolean,
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<{ child: ChildProcess; line: Record<string, unknown>; lines: Array<Record<string, unknown>>; stdout: () => string; stderr: () => string; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli.ts'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  let out = '';
+  let err = '';
+  let buf = '';
+  const exited = new Promise<number | null>((r) => child.on('exit', (code, signal) => r(code ?? (signal ? -1 : null))));
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const timer = setTimeout(() => {
+      if (done) return;
+      done = true;
+      child.kill('SIGKILL');
+      reject(new Error(`timed out waiting for the log line; stderr: ${err}; stdout: ${out.slice(-2000)}`));
+    }, opts.timeoutMs ?? 30_000);
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const text = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let line: Record<string, unknown>;
+        try {
+          line = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          continue;
+        }
+        lines.push(line);
+        if (!done && waitFor(line)) {
+          done = true;
+          clearTimeout(timer);
+          resolve({ child, line, lines, stdout: () => out, stderr: () => err, exited });
+        }
+      }
+    });
+    void exited.then((code) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before the log line; stderr: ${err}; stdout: ${out.slice(-2000)}`));
+    });
+  });
+}
+
+/** Runs `applink-gateway ARGS` to completion as one node process (faster than the tsx wrapper). */
+export function runGatewayCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Calls the CLI's main() in this process, capturing what it prints (for help texts and usage errors). */
+export async function runMain(main: (argv: string[]) => Promise<number>, argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const log = console.log;
+  const error = console.error;
+  console.log = (...a: unknown[]) => void (stdout += `${a.join(' ')}\n`);
+  console.error = (...a: unknown[]) => void (stderr += `${a.join(' ')}\n`);
+  try {
+    const code = await main(argv);
+    return { code, stdout, stderr };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
