@@ -10,6 +10,7 @@ import { loadRsaPublicKey, loadRsaPrivateKey } from '../oauth1/signature.js';
 import { parseKeyring, type EncryptionKey } from '../store/crypto.js';
 import { parseCidrList, type CidrMatcher } from './cidr.js';
 import { OOB, parseCallback } from '../provider/callback.js';
+import { foldUserName } from '../verify/user-name.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/gateway.yaml';
 
@@ -26,6 +27,7 @@ export interface ResolvedLink extends LinkConfig {
   publicKeys: KeyObject[];
   /** Consumer secret for HMAC-SHA1 / PLAINTEXT. */
   sharedSecret: string | null;
+  /** denyUsers / allowUsers in folded form (foldUserName): what 2LOi requestor names are compared on. */
   denyUsersLower: Set<string>;
   allowUsersLower: Set<string> | null;
 }
@@ -235,8 +237,9 @@ export function resolveConfig(input: unknown, opts: ResolveOptions): RuntimeConf
       ...link,
       publicKeys,
       sharedSecret,
-      denyUsersLower: new Set(link.impersonation.denyUsers.map((u) => u.toLowerCase())),
-      allowUsersLower: link.impersonation.allowUsers ? new Set(link.impersonation.allowUsers.map((u) => u.toLowerCase())) : null,
+      // Folded as requestor names are (src/verify/user-name.ts), so a look-alike matches its entry.
+      denyUsersLower: new Set(link.impersonation.denyUsers.map(foldUserName)),
+      allowUsersLower: link.impersonation.allowUsers ? new Set(link.impersonation.allowUsers.map(foldUserName)) : null,
     });
   });
 

@@ -34,7 +34,8 @@ const userName = z
   .string()
   .min(1)
   .max(255)
-  .refine((v) => /^[^\p{Cc}]*$/u.test(v) && v.trim() === v, 'must be a user name without control characters or surrounding spaces');
+  // \p{Cs}: YAML's "\ud800" makes an unpaired surrogate, which has no UTF-8 form.
+  .refine((v) => /^[^\p{Cc}\p{Cs}]*$/u.test(v) && v.trim() === v, 'must be a user name without control characters, unpaired surrogates or surrounding spaces');
 
 export const linkSchema = z
   .object({
@@ -191,6 +192,12 @@ export const configSchema = z
         workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1),
         /** Largest form body read for signature checks (413 beyond). */
         formBodyLimitBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+        /**
+         * Most parameters (query + form body) an OAuth request may have, as
+         * Tomcat's and Jetty's 1000: 400 parameter_rejected beyond. A longer request without
+         * OAuth parameters goes to AppB unparsed.
+         */
+        formParameterLimit: z.number().int().min(100).max(100_000).default(1000),
       })
       .strict(),
     shutdown: z

@@ -20,7 +20,8 @@ export function percentEncode(s: string): string {
   return out;
 }
 
-function hexValue(code: number): number {
+/** The value of one hex digit's char code, -1 when it is none. */
+export function hexValue(code: number): number {
   if (code >= 0x30 && code <= 0x39) return code - 0x30;
   if (code >= 0x41 && code <= 0x46) return code - 0x37;
   if (code >= 0x61 && code <= 0x66) return code - 0x57;

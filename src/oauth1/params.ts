@@ -1,5 +1,5 @@
 // Collects the OAuth protocol parameters and the base-string parameters of one request (RFC 5849 §3.4.1.3, §3.5).
-import { parseForm } from './encode.js';
+import { hexValue, parseForm } from './encode.js';
 import { parseAuthorizationHeader, type ParsedAuthorization } from './header.js';
 import { OAuthProblem, isOAuthProblem } from './problem.js';
 
@@ -12,7 +12,12 @@ export interface RequestParts {
   rawQuery: string;
   /** Raw body, ONLY when Content-Type is application/x-www-form-urlencoded. */
   formBody?: string;
+  /** Most query + form body parameters an OAuth request may have; default DEFAULT_PARAMETER_LIMIT. */
+  parameterLimit?: number;
 }
+
+/** Like Tomcat's and Jetty's 1000: enough for any real form, and it bounds the signature work. */
+export const DEFAULT_PARAMETER_LIMIT = 1000;
 
 export interface CollectedParams {
   /** Every oauth_* parameter (oauth_signature included), decoded. */
@@ -56,6 +61,49 @@ function carriesOAuth(source: FormSource): boolean {
   return source.pairs.some(([name]) => isOAuthName(name)) || source.malformed.some((raw) => /^oauth(?:_|%5f)/i.test(raw));
 }
 
+/**
+ * One pass over a raw form (query or form body) that decodes nothing and builds no arrays: its
+ * non-empty '&'-separated segments, and whether a name may be an oauth_* one (any letter case,
+ * escapes decoded: a superset of what collectParams counts as carrying OAuth, malformed names too).
+ */
+export function scanForm(raw: string): { count: number; oauth: boolean } {
+  let count = 0;
+  let oauth = false;
+  for (let start = 0; start <= raw.length; ) {
+    let end = raw.indexOf('&', start);
+    if (end < 0) end = raw.length;
+    if (end > start) {
+      count++;
+      if (!oauth && nameStartsLikeOAuth(raw, start, end)) oauth = true;
+    }
+    start = end + 1;
+  }
+  return { count, oauth };
+}
+
+const OAUTH_PREFIX = 'oauth_';
+
+/** The name of raw[start, end) decodes to 'oauth_…' in any letter case (no allocation). */
+function nameStartsLikeOAuth(raw: string, start: number, end: number): boolean {
+  let i = start;
+  for (let k = 0; k < OAUTH_PREFIX.length; k++) {
+    if (i >= end) return false;
+    let c = raw.charCodeAt(i);
+    if (c === 0x25) {
+      const hi = i + 2 < end ? hexValue(raw.charCodeAt(i + 1)) : -1;
+      const lo = i + 2 < end ? hexValue(raw.charCodeAt(i + 2)) : -1;
+      if (hi < 0 || lo < 0) return false;
+      c = hi * 16 + lo;
+      i += 3;
+    } else {
+      i += 1;
+    }
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== OAUTH_PREFIX.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
 function readAuthorization(authorization: string | string[] | undefined): ParsedAuthorization | null {
   const values = authorization === undefined ? [] : Array.isArray(authorization) ? authorization : [authorization];
   // Two Authorization headers: we and AppB could each read a different one.
@@ -64,13 +112,30 @@ function readAuthorization(authorization: string | string[] | undefined): Parsed
 }
 
 /**
+ * More parameters than the limit: parameter_rejected for an OAuth request (the signature work
+ * grows with them); for any other request true, so it is left alone without being parsed.
+ */
+function tooManyParameters(parts: RequestParts, header: ParsedAuthorization | null): boolean {
+  const limit = parts.parameterLimit ?? DEFAULT_PARAMETER_LIMIT;
+  const query = scanForm(parts.rawQuery);
+  const body = parts.formBody === undefined ? { count: 0, oauth: false } : scanForm(parts.formBody);
+  if (query.count + body.count <= limit) return false;
+  if (header !== null || query.oauth || body.oauth) {
+    throw new OAuthProblem('parameter_rejected', { detail: `more than ${limit} parameters in the query and form body` });
+  }
+  return true;
+}
+
+/**
  * Finds the OAuth parameters of a request. Returns null when the request is not an OAuth
  * request at all (no OAuth Authorization header and no oauth_* in query or form body).
  * Throws parameter_rejected for duplicates, for oauth_* in more than one place, for more
- * than one Authorization header and for undecodable parameters of an OAuth request.
+ * than one Authorization header, for undecodable parameters of an OAuth request and for an
+ * OAuth request of more than `parameterLimit` parameters (a longer non-OAuth one is null, unparsed).
  */
 export function collectParams(parts: RequestParts): CollectedParams | null {
   const header = readAuthorization(parts.authorization);
+  if (tooManyParameters(parts, header)) return null;
   const query = readForm(parts.rawQuery);
   const body = parts.formBody === undefined ? { pairs: [], malformed: [] } : readForm(parts.formBody);
 

@@ -1,9 +1,12 @@
 // One error handler for the public port: OAuth problems in the Problem Reporting format,
-// the store being down as 503, anything unexpected as a generic 500 (logged, never shown).
+// the store being down as 503, a client gone mid-upload as a plain 'aborted' outcome, anything
+// unexpected as a generic 500 (logged, never shown).
 import type { Context, Next } from 'koa';
 import type { Gateway } from '../gateway.js';
 import { OAuthProblem, isOAuthProblem, problemBody, wwwAuthenticate } from '../oauth1/index.js';
 import { StoreUnavailableError } from '../store/types.js';
+import { BodyTooLargeError } from '../verify/steps.js';
+import { clientAborted } from './request-context.js';
 
 /** Writes an OAuth problem response (DESIGN.md section 3). */
 export function sendOAuthProblem(ctx: Context, gw: Gateway, p: OAuthProblem): void {
@@ -34,6 +37,13 @@ export function errorHandler(gw: Gateway) {
     try {
       await next();
     } catch (err) {
+      // An upload cut short (Node's 'aborted' read error, IncompleteBodyError): a normal outcome, and no one to answer.
+      if (clientAborted(ctx.req) && !(err instanceof BodyTooLargeError)) {
+        if (ctx.state.facts) ctx.state.facts.outcome = 'aborted';
+        gw.log.debug({ requestId: ctx.state.facts?.requestId, reason: (err as Error).message }, 'request aborted by the client');
+        ctx.respond = false;
+        return;
+      }
       if (isOAuthProblem(err)) {
         gw.log.debug({ requestId: ctx.state.facts?.requestId, problem: err.problem, detail: err.message }, 'oauth refusal');
         sendOAuthProblem(ctx, gw, err);

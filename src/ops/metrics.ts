@@ -7,7 +7,7 @@ export type DanceEvent = 'issued' | 'approved' | 'denied' | 'exchanged' | 'renew
 
 export interface Metrics {
   registry: Registry;
-  /** Requests by flow and outcome (ok, refused, upstream_error, store_unavailable, error). */
+  /** Requests by flow and outcome (ok, refused, upstream_error, store_unavailable, error, aborted). */
   requests: Counter<'flow' | 'outcome'>;
   /** OAuth refusals by oauth_problem and link ('' when no link is known). */
   refusals: Counter<'problem' | 'link'>;

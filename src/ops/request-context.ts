@@ -1,5 +1,6 @@
 // Per-request facts gathered by the routes and written as one log line when the response ends.
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Context, Next } from 'koa';
 import type { Gateway } from '../gateway.js';
 import type { Flow } from './metrics.js';
@@ -13,7 +14,8 @@ export interface RequestFacts {
   user?: string;
   /** oauth_problem of a refusal. */
   problem?: string;
-  outcome?: 'ok' | 'refused' | 'upstream_error' | 'store_unavailable' | 'error';
+  /** aborted: the client went away before it had sent the whole request. */
+  outcome?: 'ok' | 'refused' | 'upstream_error' | 'store_unavailable' | 'error' | 'aborted';
   upstreamStatus?: number;
   /** Non-secret token handle. */
   tokenHandle?: string;
@@ -27,43 +29,81 @@ declare module 'koa' {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** A well-formed X-Request-Id as sent (one value), else a new one. */
+export function requestIdOf(req: IncomingMessage): string {
+  const incoming = req.headers['x-request-id'];
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+/** The connection closed before the whole request had arrived (an upload cut short): nobody is left to answer. */
+export function clientAborted(req: IncomingMessage): boolean {
+  // Node detaches the socket (null) from a request destroyed mid-body.
+  return !req.complete && ((req.socket as IncomingMessage['socket'] | null)?.destroyed ?? true);
+}
+
+/** What the caller knows of a finished request besides its facts. */
+export interface FinishedRequest {
+  method: string | undefined;
+  /** Path without the query (which may carry OAuth parameters). */
+  path: string;
+  /** Status sent, undefined when none was (the client left first). */
+  status: number | undefined;
+  startedNs: bigint;
+  remote: string | undefined;
+  /** The response was not completed. */
+  aborted: boolean;
+  upgrade?: true;
+}
+
+/** Counts a finished request and writes its one log line: HTTP requests and WebSocket upgrades alike. */
+export function logRequest(gw: Gateway, facts: RequestFacts, r: FinishedRequest): void {
+  const durationMs = Number(process.hrtime.bigint() - r.startedNs) / 1e6;
+  const outcome = facts.outcome ?? ((r.status ?? 0) >= 500 ? 'error' : 'ok');
+  gw.metrics.requests.inc({ flow: facts.flow ?? 'unsigned', outcome });
+  if (facts.problem) gw.metrics.refusals.inc({ problem: facts.problem, link: facts.link ?? '' });
+  gw.log.info(
+    {
+      requestId: facts.requestId,
+      method: r.method,
+      path: r.path,
+      upgrade: r.upgrade,
+      status: r.status,
+      durationMs: Math.round(durationMs * 100) / 100,
+      flow: facts.flow ?? 'unsigned',
+      link: facts.link,
+      consumerKey: facts.consumerKey,
+      user: facts.user,
+      outcome,
+      problem: facts.problem,
+      upstreamStatus: facts.upstreamStatus,
+      tokenHandle: facts.tokenHandle,
+      remote: r.remote,
+      aborted: r.aborted || undefined,
+    },
+    'request',
+  );
+}
+
 /** Honours a well-formed X-Request-Id, else makes one; returns it and logs one line per request. */
 export function requestContext(gw: Gateway) {
   return async function requestLog(ctx: Context, next: Next): Promise<void> {
-    const started = process.hrtime.bigint();
-    const incoming = ctx.get('x-request-id');
-    const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    const facts: RequestFacts = { requestId };
+    const startedNs = process.hrtime.bigint();
+    const facts: RequestFacts = { requestId: requestIdOf(ctx.req) };
     ctx.state.facts = facts;
-    ctx.set('X-Request-Id', requestId);
+    ctx.set('X-Request-Id', facts.requestId);
     // Logged when the socket is done with the response, which also covers proxied responses (ctx.respond = false).
     ctx.res.once('close', () => {
-      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-      const status = ctx.res.statusCode;
-      const outcome = facts.outcome ?? (status >= 500 ? 'error' : 'ok');
-      gw.metrics.requests.inc({ flow: facts.flow ?? 'unsigned', outcome });
-      if (facts.problem) gw.metrics.refusals.inc({ problem: facts.problem, link: facts.link ?? '' });
-      gw.log.info(
-        {
-          requestId,
-          method: ctx.method,
-          path: ctx.path,
-          status,
-          durationMs: Math.round(durationMs * 100) / 100,
-          flow: facts.flow ?? 'unsigned',
-          link: facts.link,
-          consumerKey: facts.consumerKey,
-          user: facts.user,
-          outcome,
-          problem: facts.problem,
-          upstreamStatus: facts.upstreamStatus,
-          tokenHandle: facts.tokenHandle,
-          // The socket is gone once a request was destroyed (e.g. a body over the limit).
-          remote: ctx.req.socket?.remoteAddress,
-          aborted: !ctx.res.writableFinished || undefined,
-        },
-        'request',
-      );
+      // An upload cut short closes the socket before any route has had a say.
+      if (facts.outcome === undefined && clientAborted(ctx.req)) facts.outcome = 'aborted';
+      logRequest(gw, facts, {
+        method: ctx.method,
+        path: ctx.path,
+        status: ctx.res.headersSent ? ctx.res.statusCode : undefined,
+        startedNs,
+        // The socket is gone once a request was destroyed (e.g. a body over the limit).
+        remote: ctx.req.socket?.remoteAddress,
+        aborted: !ctx.res.writableFinished,
+      });
     });
     await next();
   };

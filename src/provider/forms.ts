@@ -1,7 +1,7 @@
 // Query strings and form posts of the browser pages, decoded strictly; bad input is a 400 page.
 import type { Context } from 'koa';
 import type { RuntimeConfig } from '../config/load.js';
-import { isOAuthProblem, parseForm } from '../oauth1/index.js';
+import { isOAuthProblem, parseForm, scanForm } from '../oauth1/index.js';
 import { isFormContentType, readBufferedBody } from '../verify/steps.js';
 import { PageError } from './html.js';
 import { Fields } from './state.js';
@@ -19,13 +19,17 @@ export function queryFields(ctx: Context): Fields {
   return decode(ctx.querystring, 'address of this page');
 }
 
-/** The fields of a form POST (application/x-www-form-urlencoded only, at most formBodyLimitBytes). */
+/** The fields of a form POST (application/x-www-form-urlencoded only, at most formBodyLimitBytes and formParameterLimit fields). */
 export async function formFields(ctx: Context, cfg: RuntimeConfig): Promise<Fields> {
   if (!isFormContentType(ctx.get('content-type'))) {
     throw new PageError({ status: 415, title: 'Unsupported form', message: 'This page only accepts forms sent by a browser (application/x-www-form-urlencoded).' });
   }
-  const body = await readBufferedBody(ctx.req, cfg.config.server.formBodyLimitBytes);
-  return decode(body.toString('utf8'), 'form');
+  const body = (await readBufferedBody(ctx.req, cfg.config.server.formBodyLimitBytes)).toString('utf8');
+  // Counted before parsing: these pages take a handful of fields, a flood of them is refused unparsed.
+  if (scanForm(body).count > cfg.config.server.formParameterLimit) {
+    throw new PageError({ status: 400, title: 'Bad request', message: 'The form has too many fields.' });
+  }
+  return decode(body, 'form');
 }
 
 /** A field given more than once: refused rather than guessing which one was meant. */

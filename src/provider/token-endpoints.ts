@@ -55,7 +55,7 @@ async function readRequest(ctx: Context, next: Next): Promise<void> {
   // Token responses carry secrets: never cached anywhere.
   ctx.set('Cache-Control', 'no-store');
   ctx.set('Pragma', 'no-cache');
-  s.view = await requestViewOf(ctx.req, s.cfg.config.server.formBodyLimitBytes);
+  s.view = await requestViewOf(ctx.req, s.cfg.config.server.formBodyLimitBytes, s.cfg.config.server.formParameterLimit);
   const params = readOAuthParams(s.view);
   if (params === null) throw OAuthProblem.absent(REQUIRED_ANY, 'not an OAuth request: no OAuth parameters in the header, query or form body');
   s.params = params;
@@ -132,13 +132,17 @@ function loadGrant(gw: Gateway): Step {
       // An expired token is renewable while its authorization lasts. Its secret is out of reach
       // (the store returns live tokens only), so only RSA-SHA1, which does not sign with it, can prove it.
       if (!access && signed.signatureMethod !== 'RSA-SHA1') {
-        throw new OAuthProblem('token_rejected', { detail: 'unknown, revoked or (for HMAC-SHA1/PLAINTEXT) expired access token' });
+        const status = await gw.store.inspectToken(token);
+        if (status?.kind === 'access' && status.state === 'revoked' && status.consumerKey === signed.consumerKey) {
+          throw new OAuthProblem('token_revoked', { detail: 'the access token was revoked' });
+        }
+        throw new OAuthProblem('token_rejected', { detail: 'unknown or (for HMAC-SHA1/PLAINTEXT) expired access token' });
       }
       if (access && access.consumerKey !== signed.consumerKey) throw new OAuthProblem('token_rejected', { detail: 'access token of another consumer' });
       s.renewal = { token, access };
       if (ctx.state.facts && access) ctx.state.facts.tokenHandle = access.handle;
     } else {
-      const found = await findRequestToken(gw.store, token);
+      const found = await findRequestToken(gw.store, token, signed.consumerKey);
       if (found === 'unknown') throw new OAuthProblem('token_rejected', { detail: 'unknown request token' });
       if (found === 'expired') throw new OAuthProblem('token_expired', { detail: 'request token expired' });
       if (found.consumerKey !== signed.consumerKey) throw new OAuthProblem('token_rejected', { detail: 'request token of another consumer' });
@@ -232,6 +236,7 @@ const EXCHANGE_PROBLEMS = {
 const RENEW_PROBLEMS = {
   unknown: 'token_rejected',
   expired: 'token_expired',
+  revoked: 'token_revoked',
   wrong_consumer: 'token_rejected',
   bad_session_handle: 'token_rejected',
 } as const;

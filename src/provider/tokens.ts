@@ -3,13 +3,14 @@ import type { RequestToken, TokenStore } from '../store/types.js';
 
 /**
  * The live request token, or whether it is unknown or expired. getRequestToken answers null for
- * both; the exchange script tells them apart, so it is asked with a consumer key no link can
- * have (links need a non-empty one): its checks end at 'wrong_consumer' before it changes anything.
+ * both; inspectToken (asked on this failure path only) tells an expired token, kept for a grace
+ * period after its expiry, from an unknown one. With `consumerKey`, an expired token of another
+ * consumer reads as unknown: its expiry is none of that consumer's business.
  */
-export async function findRequestToken(store: TokenStore, token: string): Promise<RequestToken | 'unknown' | 'expired'> {
+export async function findRequestToken(store: TokenStore, token: string, consumerKey?: string): Promise<RequestToken | 'unknown' | 'expired'> {
   const rt = await store.getRequestToken(token);
   if (rt) return rt;
-  const probe = await store.exchangeRequestToken(token, { consumerKey: '', verifier: null, accessTtlSeconds: 1 });
-  if (probe.ok) throw new Error('store exchanged a request token for an empty consumer key');
-  return probe.reason === 'expired' ? 'expired' : 'unknown';
+  const status = await store.inspectToken(token);
+  if (status?.kind !== 'request' || status.state !== 'expired') return 'unknown';
+  return consumerKey === undefined || status.consumerKey === consumerKey ? 'expired' : 'unknown';
 }

@@ -4,7 +4,6 @@
 //   parse params → consumer (or pass-through) → method → timestamp → requestor rules →
 //   signature (when the token secret is not needed) → ONE store round trip (nonce + token) →
 //   token checks → signature (HMAC/PLAINTEXT with the token secret) → nonce → body hash → permission
-import { randomBytes } from 'node:crypto';
 import type { ResolvedLink, RuntimeConfig } from '../config/load.js';
 import type { Gateway } from '../gateway.js';
 import { OAuthProblem, type CollectedParams } from '../oauth1/index.js';
@@ -114,21 +113,24 @@ export async function authenticate(gw: Gateway, cfg: RuntimeConfig, input: AuthI
 
 /**
  * The token named no live access token: say which problem it is (off the hot path, refusals
- * only). A request token → token_rejected; an expired access token AppA may still renew →
- * token_expired (so it renews with oauth_session_handle); anything else → token_rejected.
+ * only), from what the store still knows of it. A request token or another link's token →
+ * token_rejected; an expired access token AppA may still renew → token_expired (so it renews
+ * with oauth_session_handle); a revoked one → token_revoked; unknown → token_rejected.
  */
 async function refuseMissingAccessToken(store: TokenStore, token: string, link: ResolvedLink): Promise<never> {
-  // A renewal with a random session handle never succeeds and changes nothing; its refusal
-  // reason tells an existing-but-expired token of this consumer from an unknown or revoked one.
-  const probe = await store.renewAccessToken(token, { consumerKey: link.consumerKey, sessionHandle: randomBytes(24).toString('hex'), accessTtlSeconds: 60 });
-  if (!probe.ok && (probe.reason === 'bad_session_handle' || probe.reason === 'expired')) {
-    throw new OAuthProblem('token_expired', { detail: 'the access token has expired' });
-  }
-  if (!probe.ok && probe.reason === 'wrong_consumer') {
-    throw new OAuthProblem('token_rejected', { detail: 'the access token was issued to another link' });
-  }
-  if ((await store.getRequestToken(token)) !== null) {
+  const status = token === '' ? null : await store.inspectToken(token);
+  if (status === null) throw new OAuthProblem('token_rejected', { detail: 'unknown access token' });
+  if (status.kind === 'request') {
     throw new OAuthProblem('token_rejected', { detail: 'a request token cannot be used to access resources' });
   }
-  throw new OAuthProblem('token_rejected', { detail: 'unknown or revoked access token' });
+  checkAccessTokenOfLink(link, status);
+  switch (status.state) {
+    case 'revoked':
+      throw new OAuthProblem('token_revoked', { detail: 'the access token was revoked' });
+    case 'expired':
+      throw new OAuthProblem('token_expired', { detail: 'the access token has expired' });
+    case 'live':
+      // Renewed between the lookup and now: AppA retries (token_expired makes it renew first).
+      throw new OAuthProblem('token_expired', { detail: 'the access token was expired when the request was checked' });
+  }
 }

@@ -75,6 +75,9 @@ export interface Forwarder {
 // Free sockets are closed before a typical upstream keep-alive timeout (Node: 5 s) would close them under us.
 const FREE_SOCKET_TIMEOUT_MS = 4000;
 
+// Visible ASCII, space and tab: what a reason phrase may be when passed on (RFC 9112 4 allows obs-text; Node and clients vary).
+const SAFE_REASON = /^[\t\x20-\x7e]*$/;
+
 function plainError(res: http.ServerResponse, status: number, message: string): void {
   res.statusCode = status;
   res.setHeader('Content-Type', 'text/plain; charset=utf-8');
@@ -153,10 +156,30 @@ export function createForwarder(gw: Gateway): Forwarder {
             plainError(res, 502, "AppB refused the gateway's credentials for this request. The request was verified by the gateway; this is a configuration problem between the gateway and AppB, not a problem with your token.");
             return;
           }
-          for (const { name, values } of downstreamHeaders(proxyRes.rawHeaders, proxyRes.headers.connection).values()) {
-            res.setHeader(name, values.length === 1 ? (values[0] as string) : values);
+          const bad = (why: string) => {
+            proxyRes.resume();
+            for (const name of res.getHeaderNames()) if (name !== 'x-request-id') res.removeHeader(name);
+            gw.log.warn({ requestId: facts.requestId, upstreamStatus: status, reason: why }, 'AppB sent a response the gateway cannot pass on');
+            facts.outcome = 'upstream_error';
+            plainError(res, 502, `AppB sent a response the gateway cannot pass on (${why}).`);
+          };
+          // Node's client parser takes any three digits; writeHead throws on some, and a throw here is uncaught (an event handler).
+          if (!Number.isInteger(status) || status < 100 || status > 599) {
+            bad(`status ${status} outside 100-599`);
+            return;
           }
-          res.writeHead(status, proxyRes.statusMessage);
+          try {
+            for (const { name, values } of downstreamHeaders(proxyRes.rawHeaders, proxyRes.headers.connection).values()) {
+              res.setHeader(name, values.length === 1 ? (values[0] as string) : values);
+            }
+            // A reason phrase Node would refuse (e.g. DEL) is replaced by the standard one.
+            const reason = proxyRes.statusMessage;
+            if (reason !== undefined && SAFE_REASON.test(reason)) res.writeHead(status, reason);
+            else res.writeHead(status);
+          } catch (err) {
+            bad((err as NodeJS.ErrnoException).code ?? 'invalid response head');
+            return;
+          }
           // pipeline destroys the client response when AppB's stream fails midway (a truncated body, never a hang).
           pipeline(proxyRes, res, () => undefined);
         },

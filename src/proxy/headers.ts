@@ -3,6 +3,7 @@
 // Connection), X-Forwarded-* set by the gateway (DESIGN.md sections 2 and 7).
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { RuntimeConfig } from '../config/load.js';
+import { OAuthProblem } from '../oauth1/index.js';
 
 // RFC 9110 7.6.1 and the usual non-standard ones; `expect` because Node already answered 100-continue.
 const HOP_BY_HOP = new Set([
@@ -50,6 +51,35 @@ function connectionTokens(values: string[] | undefined): Set<string> {
   return names;
 }
 
+/** A request header the gateway will not forward: answered 400 (Koa's `expose` convention). */
+export class BadRequestHeaderError extends Error {
+  readonly status = 400;
+  readonly expose = true;
+  constructor(detail: string) {
+    super(`Bad request header: ${detail}`);
+    this.name = 'BadRequestHeaderError';
+  }
+}
+
+// An OAuth Authorization header, or an oauth_* / requestor name (raw, maybe %-encoded) in the query.
+const OAUTH_AUTHORIZATION = /^\s*oauth(?:\s|$)/i;
+const OAUTH_QUERY_NAME = /(?:^|&)x?oauth(?:_|%5f)/i;
+
+/**
+ * At most one Content-Type: Node keeps the first in req.headers, so the gateway would read the
+ * body as one type while AppB, given both, may read it as the other. Refused with 400, in the
+ * OAuth problem format when the request is an OAuth one.
+ */
+export function checkSingleContentType(req: IncomingMessage): void {
+  const values = req.headersDistinct['content-type'] ?? [];
+  if (values.length <= 1) return;
+  const detail = 'more than one Content-Type header';
+  const url = req.url ?? '';
+  const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+  const oauth = (req.headersDistinct.authorization ?? []).some((v) => OAUTH_AUTHORIZATION.test(v)) || OAUTH_QUERY_NAME.test(query);
+  throw oauth ? OAuthProblem.rejected(['Content-Type'], detail) : new BadRequestHeaderError(detail);
+}
+
 /** IPv4 peers on a dual-stack socket appear as ::ffff:a.b.c.d. */
 export function peerAddress(req: IncomingMessage): string {
   const a = req.socket.remoteAddress ?? '';
@@ -88,12 +118,14 @@ export interface UpstreamHeaderOptions {
  */
 export function upstreamHeaders(req: IncomingMessage, o: UpstreamHeaderOptions): OutgoingHttpHeaders {
   const { cfg } = o;
+  checkSingleContentType(req);
   const drop = new Set<string>([...HOP_BY_HOP, ...IDENTITY, 'host', 'content-length']);
   for (const name of connectionTokens(req.headersDistinct.connection)) drop.add(name);
   const identity = cfg.identity;
   if (identity.mode === 'header') drop.add(canonicalHeaderName(identity.userHeader));
-  // The SSO header of trusted-header user auth is believed from its proxies only, so AppB gets no forged copy.
-  if (cfg.config.userAuth.mode === 'trusted-header' && !cfg.trustedUserSources?.contains(req.socket.remoteAddress)) {
+  // The SSO header of trusted-header user auth is believed from its proxies only, so AppB gets no
+  // forged copy; with an identity the gateway's credentials alone name the user, so it goes then too.
+  if (cfg.config.userAuth.mode === 'trusted-header' && (o.withIdentity || !cfg.trustedUserSources?.contains(req.socket.remoteAddress))) {
     drop.add(canonicalHeaderName(cfg.config.userAuth.header));
   }
   // With an identity, the gateway's credentials alone name the user: AppA's header and any session cookie go.

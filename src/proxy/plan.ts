@@ -3,7 +3,9 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { RuntimeConfig } from '../config/load.js';
 import type { Gateway } from '../gateway.js';
+import { OAuthProblem, type CollectedParams } from '../oauth1/index.js';
 import type { RequestFacts } from '../ops/request-context.js';
+import { hasLoneSurrogate } from '../userauth/names.js';
 import { bufferedBodyOf, isFormContentType, readOAuthParams, type OAuthRequestView } from '../verify/steps.js';
 import { readBodyUpTo } from './body.js';
 import { authenticate, type Verdict } from './authenticate.js';
@@ -23,6 +25,17 @@ function hasBody(req: IncomingMessage): boolean {
  */
 function lengthlessDeleteOrOptions(req: IncomingMessage): boolean {
   return (req.method === 'DELETE' || req.method === 'OPTIONS') && req.headers['content-length'] === undefined;
+}
+
+/**
+ * A requestor name with an unpaired surrogate has no UTF-8 form (AppB would get U+FFFD, the user
+ * index cannot key it): parameter_rejected. Strict percent-decoding already refuses an encoded
+ * surrogate; this holds whatever decoded the name.
+ */
+export function checkRequestorEncoding(params: CollectedParams | null): void {
+  for (const [name, value] of Object.entries(params?.extra ?? {})) {
+    if (hasLoneSurrogate(value)) throw OAuthProblem.rejected([name], `${name} is not well-formed Unicode (an unpaired surrogate)`);
+  }
 }
 
 /** upstream.url's path ('' for none or '/'): AppB's request-target is this + the path received. */
@@ -61,8 +74,11 @@ export async function planForward(
     rawQuery: target.rawQuery,
     authorization: req.headersDistinct.authorization,
     ...(isForm && rawBody !== undefined && { formBody: rawBody.toString('utf8') }),
+    // Past it an OAuth request is refused and any other one passes unparsed (AppB's own big forms).
+    parameterLimit: cfg.config.server.formParameterLimit,
   };
   const params = readOAuthParams(view);
+  checkRequestorEncoding(params);
   // oauth_body_hash covers the body: it is checked before AppB sees a byte of it.
   if (rawBody === undefined && bodyPresent && params?.oauth.oauth_body_hash !== undefined) rawBody = await readBodyUpTo(req, limit);
   if (rawBody === undefined && bodyPresent && lengthlessDeleteOrOptions(req)) rawBody = await readBodyUpTo(req, limit);

@@ -1,16 +1,13 @@
 // WebSocket upgrades to AppB: the same verification, stripping and identity as HTTP requests,
 // then http-proxy joins the two sockets. Refusals are written to the raw socket.
 import http from 'node:http';
-import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Gateway } from '../gateway.js';
 import { isOAuthProblem, problemBody, wwwAuthenticate } from '../oauth1/index.js';
-import type { RequestFacts } from '../ops/request-context.js';
+import { logRequest, requestIdOf, type RequestFacts } from '../ops/request-context.js';
 import { StoreUnavailableError } from '../store/types.js';
 import { forwarderOf } from './index.js';
 import { planForward } from './plan.js';
-
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 function writeResponse(socket: Duplex, status: number, headers: Record<string, string>, body: string): void {
   if (!socket.writable) return;
@@ -25,33 +22,19 @@ export function attachUpgradeHandler(server: http.Server, gw: Gateway): void {
   server.once('close', () => forwarderOf(gw).close());
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    const incoming = req.headers['x-request-id'];
-    const facts: RequestFacts = { requestId: typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID() };
-    const started = process.hrtime.bigint();
+    const facts: RequestFacts = { requestId: requestIdOf(req) };
+    const startedNs = process.hrtime.bigint();
     let status = 101;
     socket.once('close', () => {
-      const outcome = facts.outcome ?? (status >= 500 ? 'error' : 'ok');
-      gw.metrics.requests.inc({ flow: facts.flow ?? 'unsigned', outcome });
-      if (facts.problem) gw.metrics.refusals.inc({ problem: facts.problem, link: facts.link ?? '' });
-      gw.log.info(
-        {
-          requestId: facts.requestId,
-          method: req.method,
-          path: (req.url ?? '/').split('?', 1)[0],
-          upgrade: true,
-          status,
-          durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100,
-          flow: facts.flow ?? 'unsigned',
-          link: facts.link,
-          consumerKey: facts.consumerKey,
-          user: facts.user,
-          outcome,
-          problem: facts.problem,
-          tokenHandle: facts.tokenHandle,
-          remote: req.socket.remoteAddress,
-        },
-        'request',
-      );
+      logRequest(gw, facts, {
+        method: req.method,
+        path: (req.url ?? '/').split('?', 1)[0] ?? '/',
+        upgrade: true,
+        status,
+        startedNs,
+        remote: req.socket.remoteAddress,
+        aborted: false,
+      });
     });
     const refuse = (s: number, headers: Record<string, string>, body: string) => {
       status = s;

@@ -2,6 +2,7 @@
 // a single instance). Every transition runs synchronously between awaits, so it is atomic.
 import { constantTimeEqual, randomToken, tokenDigest } from './crypto.js';
 import {
+  accessStatus,
   assertRevokeFilter,
   handleOfToken,
   isAccessRecordLive,
@@ -11,6 +12,9 @@ import {
   newestFirst,
   nonceDigest,
   nonceTtlSeconds,
+  requestKeepUntil,
+  requestStatus,
+  tombstoneKeepUntil,
   toSummary,
   ttlToMs,
   userKey,
@@ -27,6 +31,7 @@ import type {
   RenewResult,
   RequestToken,
   ResourceLookup,
+  TokenStatus,
   TokenStore,
 } from './types.js';
 
@@ -48,12 +53,20 @@ interface AccessRecord extends Omit<AccessToken, 'token'> {
   sessionHandleDigest: string;
 }
 
+/** What is left of a revoked access token: no value, secret or session handle. */
+interface Tombstone extends AccessTokenSummary {
+  digest: string;
+  revokedAt: number;
+  keepUntil: number;
+}
+
 const SWEEP_INTERVAL_MS = 60_000;
 
 export function createMemoryStore(opts: { now?: () => number } = {}): TokenStore {
   const now = opts.now ?? Date.now;
   const requests = new Map<string, RequestRecord>(); // by handle
   const accesses = new Map<string, AccessRecord>(); // by handle
+  const tombstones = new Map<string, Tombstone>(); // revoked access tokens, by handle
   const byUser = new Map<string, Set<string>>(); // lower-cased user -> handles
   const byLink = new Map<string, Set<string>>(); // linkId -> handles
   const nonces = new Map<string, number>(); // nonce digest -> expiresAt
@@ -64,15 +77,33 @@ export function createMemoryStore(opts: { now?: () => number } = {}): TokenStore
     const t = now();
     if (t - lastSweep < SWEEP_INTERVAL_MS) return;
     lastSweep = t;
-    for (const [k, r] of requests) if (r.expiresAt <= t) requests.delete(k);
+    for (const [k, r] of requests) if (requestKeepUntil(r) <= t) requests.delete(k);
     for (const [k, a] of accesses) if (!isAccessRecordLive(a, t)) accesses.delete(k);
+    for (const [k, d] of tombstones) if (d.keepUntil <= t) tombstones.delete(k);
     for (const [k, exp] of nonces) if (exp <= t) nonces.delete(k);
   }
 
+  /** The request token record, also during its grace period after expiry (callers check expiresAt). */
   function findRequest(token: string): RequestRecord | null {
     const handle = handleOfToken(token);
     const rec = handle === null ? undefined : requests.get(handle);
     if (rec === undefined || !constantTimeEqual(rec.digest, tokenDigest(token))) return null;
+    if (requestKeepUntil(rec) <= now()) {
+      requests.delete(rec.handle);
+      return null;
+    }
+    return rec;
+  }
+
+  /** The tombstone of a revoked access token, while it is kept. */
+  function findTombstone(token: string): Tombstone | null {
+    const handle = handleOfToken(token);
+    const rec = handle === null ? undefined : tombstones.get(handle);
+    if (rec === undefined || !constantTimeEqual(rec.digest, tokenDigest(token))) return null;
+    if (rec.keepUntil <= now()) {
+      tombstones.delete(rec.handle);
+      return null;
+    }
     return rec;
   }
 
@@ -162,8 +193,16 @@ export function createMemoryStore(opts: { now?: () => number } = {}): TokenStore
     return found;
   }
 
+  /** Replaces a live record by its tombstone, so that the token's next use answers token_revoked. */
   function revoke(rec: AccessRecord): void {
+    const t = now();
     accesses.delete(rec.handle);
+    tombstones.set(rec.handle, {
+      ...toSummary(rec),
+      digest: rec.digest,
+      revokedAt: t,
+      keepUntil: tombstoneKeepUntil(rec, t),
+    });
     indexRemove(byUser, rec.userKey, rec.handle);
     indexRemove(byLink, rec.linkId, rec.handle);
   }
@@ -189,7 +228,7 @@ export function createMemoryStore(opts: { now?: () => number } = {}): TokenStore
       sweep();
       const ttlMs = ttlToMs(input.ttlSeconds, 'request token ttlSeconds');
       let handle = newHandle();
-      while (requests.has(handle) || accesses.has(handle)) handle = newHandle();
+      while (requests.has(handle) || accesses.has(handle) || tombstones.has(handle)) handle = newHandle();
       const token = newTokenValue(handle);
       const createdAt = now();
       const rec: RequestRecord = {
@@ -288,6 +327,16 @@ export function createMemoryStore(opts: { now?: () => number } = {}): TokenStore
       return { ok: true, access: accessView(access) };
     },
 
+    async inspectToken(token: string): Promise<TokenStatus | null> {
+      const t = now();
+      const access = findAccess(token);
+      if (access !== null) return accessStatus(access, t, null);
+      const tombstone = findTombstone(token);
+      if (tombstone !== null) return accessStatus(tombstone, t, tombstone.keepUntil);
+      const request = findRequest(token);
+      return request === null ? null : requestStatus(request, t);
+    },
+
     async getAccessToken(token: string): Promise<AccessToken | null> {
       return getAccess(token);
     },
@@ -296,7 +345,11 @@ export function createMemoryStore(opts: { now?: () => number } = {}): TokenStore
       const accessTtlMs = ttlToMs(input.accessTtlSeconds, 'accessTtlSeconds');
       const rec = findAccess(token);
       const t = now();
-      if (rec === null) return { ok: false, reason: 'unknown' };
+      if (rec === null) {
+        const tombstone = findTombstone(token);
+        if (tombstone === null) return { ok: false, reason: 'unknown' };
+        return { ok: false, reason: tombstone.consumerKey === input.consumerKey ? 'revoked' : 'wrong_consumer' };
+      }
       if (rec.consumerKey !== input.consumerKey) return { ok: false, reason: 'wrong_consumer' };
       if (rec.authorizationExpiresAt <= t) return { ok: false, reason: 'expired' };
       if (!constantTimeEqual(tokenDigest(input.sessionHandle), rec.sessionHandleDigest)) {

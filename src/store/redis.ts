@@ -1,8 +1,10 @@
 // The Redis token store (DESIGN.md section 6): standalone, Sentinel or Cluster.
 //
 // Key layout (every key under keyPrefix; <h> is the grant's handle, a Cluster hash tag):
-//   rt:{<h>}                   hash  request token: digest, encrypted secret/verifier, state...
-//   at:{<h>}                   hash  access token: digest, encrypted secret/session handle...
+//   rt:{<h>}                   hash  request token: digest, encrypted secret/verifier, state...;
+//                                    kept past its expiry for a grace period (REQUEST_GRACE_MAX_MS)
+//   at:{<h>}                   hash  access token: digest, encrypted secret/session handle...;
+//                                    once revoked a tombstone (rv, ku; no s, sh, shd) until ku
 //   n:{<h>}:<sha256>           "1"   nonce of a request signed with a token of grant <h>
 //   n:<sha256>                 "1"   nonce of a 2LO request (no token)
 //   u:<lower-cased user>       set   handles of the user's access tokens (pruned lazily)
@@ -14,6 +16,9 @@ import type { ClusterOptions, RedisOptions } from 'ioredis';
 import { constantTimeEqual, decryptSecret, encryptSecret, randomToken, tokenDigest } from './crypto.js';
 import type { EncryptionKey } from './crypto.js';
 import {
+  REQUEST_GRACE_MAX_MS,
+  TOMBSTONE_MAX_MS,
+  accessStatus,
   assertRevokeFilter,
   handleOfToken,
   isAccessRecordLive,
@@ -23,6 +28,8 @@ import {
   newestFirst,
   nonceDigest,
   nonceTtlSeconds,
+  requestKeepUntil,
+  requestStatus,
   toSummary,
   ttlToMs,
   userKey,
@@ -42,6 +49,7 @@ import type {
   RequestToken,
   RequestTokenState,
   ResourceLookup,
+  TokenStatus,
   TokenStore,
 } from './types.js';
 
@@ -82,7 +90,16 @@ local function load(key)
 end
 `;
 
-/** KEYS rt, at; ARGV ttlMs, field, value, ... -> 1 created, 0 handle taken. */
+// A request token record past its grace period counts as gone even before Redis drops it (the
+// key's TTL is relative, the gateway's clock decides), as in requestKeepUntil.
+const REQUEST_KEPT = `
+local function kept(t, now)
+  local ea = tonumber(t.ea)
+  return ea + math.min(math.max(0, ea - tonumber(t.ca)), ${REQUEST_GRACE_MAX_MS}) > now
+end
+`;
+
+/** KEYS rt, at; ARGV keepMs (TTL + grace), field, value, ... -> 1 created, 0 handle taken. */
 const CREATE_REQUEST = `
 if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
@@ -91,9 +108,9 @@ return 1
 `;
 
 /** KEYS rt; ARGV digest, now, state, user, userKey, encVerifier, verifierDigest. */
-const DECIDE_REQUEST = `${LOAD}
+const DECIDE_REQUEST = `${LOAD}${REQUEST_KEPT}
 local t = load(KEYS[1])
-if not t or t.d ~= ARGV[1] then return {'unknown'} end
+if not t or t.d ~= ARGV[1] or not kept(t, tonumber(ARGV[2])) then return {'unknown'} end
 if tonumber(t.ea) <= tonumber(ARGV[2]) then return {'expired'} end
 if t.st ~= 'pending' then return {'already_decided'} end
 if ARGV[3] == 'approved' and t.ver == '1.0a' then
@@ -109,11 +126,11 @@ return out
 /**
  * KEYS rt, at; ARGV rtDigest, consumerKey, verifierDigest ('' = none), now, atDigest,
  * encSecret, encSessionHandle, sessionHandleDigest, expiresAt, authorizationExpiresAt, keepMs.
- * The request token stays, in state used, until its own TTL.
+ * The request token stays, in state used, until its own TTL (and grace period).
  */
-const EXCHANGE = `${LOAD}
+const EXCHANGE = `${LOAD}${REQUEST_KEPT}
 local t = load(KEYS[1])
-if not t or t.d ~= ARGV[1] then return {'unknown'} end
+if not t or t.d ~= ARGV[1] or not kept(t, tonumber(ARGV[4])) then return {'unknown'} end
 if tonumber(t.ea) <= tonumber(ARGV[4]) then return {'expired'} end
 if t.ck ~= ARGV[2] then return {'wrong_consumer'} end
 if t.st == 'used' then return {'used'} end
@@ -135,9 +152,10 @@ return {'ok', t.lk, t.ck, t.u, t.ul}
 /** KEYS at; ARGV digest, consumerKey, sessionHandleDigest, now, accessTtlMs. */
 const RENEW = `${LOAD}
 local t = load(KEYS[1])
-if not t or t.d ~= ARGV[1] then return {'unknown'} end
-if t.ck ~= ARGV[2] then return {'wrong_consumer'} end
 local now = tonumber(ARGV[4])
+if not t or t.d ~= ARGV[1] or (t.ku and tonumber(t.ku) <= now) then return {'unknown'} end
+if t.ck ~= ARGV[2] then return {'wrong_consumer'} end
+if t.rv then return {'revoked'} end
 local aea = tonumber(t.aea)
 if aea <= now then return {'expired'} end
 if t.shd ~= ARGV[3] then return {'bad_session_handle'} end
@@ -151,17 +169,55 @@ return out
 
 /**
  * KEYS at; ARGV owner ('' = any user, else '=' .. userKey, so that an empty user name still has
- * to match), linkId ('' = any), now -> the deleted record, or {}.
+ * to match), linkId ('' = any), now, tombstoneMaxMs -> the revoked record, or {}.
+ * The record becomes a tombstone: secret and session handle deleted, revoked-at (rv) and
+ * kept-until (ku, as tombstoneKeepUntil) set, the key expiring at ku. A dead record is deleted.
+ * Its ea and aea become the revocation time, so that a reader unaware of tombstones (an older
+ * replica during a rolling update) sees a dead record, never a live one.
  */
 const REVOKE = `${LOAD}
 local t = load(KEYS[1])
-if not t then return {} end
+if not t or t.rv then return {} end
 if ARGV[1] ~= '' and ARGV[1] ~= '=' .. (t.ul or '') then return {} end
 if ARGV[2] ~= '' and t.lk ~= ARGV[2] then return {} end
 local now = tonumber(ARGV[3])
-redis.call('DEL', KEYS[1])
-if math.max(tonumber(t.ea), tonumber(t.aea)) <= now then return {} end
+local ends = math.max(tonumber(t.ea), tonumber(t.aea))
+if ends <= now then
+  redis.call('DEL', KEYS[1])
+  return {}
+end
+local ku = math.min(ends, now + tonumber(ARGV[4]))  -- as tombstoneKeepUntil
+redis.call('HDEL', KEYS[1], 's', 'sh', 'shd')
+redis.call('HSET', KEYS[1], 'rv', ARGV[3], 'ku', string.format('%.0f', ku), 'ea', ARGV[3], 'aea', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], string.format('%.0f', ku - now))
 return {'lk', t.lk, 'ck', t.ck, 'u', t.u, 'ul', t.ul, 'ca', t.ca, 'ea', t.ea, 'aea', t.aea}
+`;
+
+/**
+ * KEYS rt, at; ARGV digest -> {'at' or 'rt', field, value, ...} of the record the digest names,
+ * or {}. Only non-secret fields leave Redis.
+ */
+const INSPECT = `
+local function pick(key, names)
+  local values = redis.call('HMGET', key, unpack(names))
+  local out = {}
+  for i, name in ipairs(names) do
+    if values[i] then
+      table.insert(out, name)
+      table.insert(out, values[i])
+    end
+  end
+  return out
+end
+local kinds = {{'at', KEYS[2], {'lk', 'ck', 'ca', 'ea', 'aea', 'rv', 'ku'}}, {'rt', KEYS[1], {'lk', 'ck', 'st', 'ca', 'ea'}}}
+for _, kind in ipairs(kinds) do
+  if redis.call('HGET', kind[2], 'd') == ARGV[1] then
+    local out = pick(kind[2], kind[3])
+    table.insert(out, 1, kind[1])
+    return out
+  end
+end
+return {}
 `;
 
 /** KEYS nonce, at; ARGV ttlSeconds -> {fresh 0/1, access token fields...}. */
@@ -189,6 +245,7 @@ interface StoreScripts {
   applinkExchange(rt: string, at: string, ...args: Arg[]): Promise<unknown>;
   applinkRenew(at: string, ...args: Arg[]): Promise<unknown>;
   applinkRevoke(at: string, ...args: Arg[]): Promise<unknown>;
+  applinkInspect(rt: string, at: string, digest: string): Promise<unknown>;
   applinkClaimNonceAndGet(nonce: string, at: string, ttlSeconds: number): Promise<unknown>;
   applinkIndexAdd(index: string, handle: string, ttlMs: number): Promise<unknown>;
 }
@@ -199,6 +256,7 @@ const SCRIPTS: Record<keyof StoreScripts, { lua: string; numberOfKeys: number }>
   applinkExchange: { lua: EXCHANGE, numberOfKeys: 2 },
   applinkRenew: { lua: RENEW, numberOfKeys: 1 },
   applinkRevoke: { lua: REVOKE, numberOfKeys: 1 },
+  applinkInspect: { lua: INSPECT, numberOfKeys: 2 },
   applinkClaimNonceAndGet: { lua: CLAIM_NONCE_AND_GET, numberOfKeys: 2 },
   applinkIndexAdd: { lua: INDEX_ADD, numberOfKeys: 1 },
 };
@@ -455,10 +513,10 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
     };
   }
 
-  /** The access token record if it belongs to `token` and has not expired (by our clock). */
+  /** The access token record if it belongs to `token`, is not revoked and has not expired (by our clock). */
   function liveAccess(h: string, token: string, rec: Record<string, string>): AccessToken | null {
     if (rec.d === undefined || !constantTimeEqual(rec.d, tokenDigest(token))) return null;
-    if (int(rec.ea) <= now()) return null;
+    if (rec.rv !== undefined || int(rec.ea) <= now()) return null;
     return accessFromRecord(h, token, rec);
   }
 
@@ -565,8 +623,9 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
           'ea', createdAt + ttlMs,
         ];
         if (input.callback !== null) record.push('cb', input.callback);
+        const keepMs = requestKeepUntil({ createdAt, expiresAt: createdAt + ttlMs }) - createdAt;
         const created = await run(() =>
-          scripts.applinkCreateRequest(requestKey(h), accessKey(h), ttlMs, ...record),
+          scripts.applinkCreateRequest(requestKey(h), accessKey(h), keepMs, ...record),
         );
         if (Number(created) === 1) {
           return {
@@ -678,6 +737,42 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
       };
     },
 
+    async inspectToken(token: string): Promise<TokenStatus | null> {
+      const h = handleOfToken(token);
+      if (h === null) return null;
+      const reply = await run(() => scripts.applinkInspect(requestKey(h), accessKey(h), tokenDigest(token)));
+      const kind = Array.isArray(reply) ? String(reply[0]) : '';
+      const rec = fields(reply, 1);
+      const t = now();
+      if (kind === 'rt') {
+        return requestStatus(
+          {
+            handle: h,
+            linkId: req(rec, 'lk'),
+            consumerKey: req(rec, 'ck'),
+            state: req(rec, 'st') as RequestTokenState,
+            createdAt: int(rec.ca),
+            expiresAt: int(rec.ea),
+          },
+          t,
+        );
+      }
+      if (kind === 'at') {
+        return accessStatus(
+          {
+            handle: h,
+            linkId: req(rec, 'lk'),
+            consumerKey: req(rec, 'ck'),
+            expiresAt: int(rec.ea),
+            authorizationExpiresAt: int(rec.aea),
+          },
+          t,
+          rec.rv === undefined ? null : int(rec.ku),
+        );
+      }
+      return null;
+    },
+
     async getAccessToken(token: string): Promise<AccessToken | null> {
       const h = handleOfToken(token);
       if (h === null) return null;
@@ -702,7 +797,7 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
       );
       const status = Array.isArray(reply) ? String(reply[0]) : '';
       if (status !== 'ok') {
-        const reason = (['expired', 'wrong_consumer', 'bad_session_handle'] as const).find(
+        const reason = (['expired', 'revoked', 'wrong_consumer', 'bad_session_handle'] as const).find(
           (r) => r === status,
         );
         return { ok: false, reason: reason ?? 'unknown' };
@@ -721,6 +816,7 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
           opts.user === undefined ? '' : `=${userKey(opts.user)}`,
           '',
           now(),
+          TOMBSTONE_MAX_MS,
         ),
       );
       const rec = fields(reply);
@@ -745,13 +841,13 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
         const batch = handles.slice(i, i + READ_BATCH);
         const replies = await Promise.all(
           batch.map((h) =>
-            run(() => scripts.applinkRevoke(accessKey(h), owner, filter.linkId ?? '', now())),
+            run(() => scripts.applinkRevoke(accessKey(h), owner, filter.linkId ?? '', now(), TOMBSTONE_MAX_MS)),
           ),
         );
         batch.forEach((h, j) => {
           const rec = fields(replies[j]);
           if (rec.lk === undefined) {
-            // Not revoked: gone already, dead, or (in the user index) another link's token.
+            // Not revoked: gone already, revoked already, dead, or (in the user index) another link's token.
             return;
           }
           count++;
@@ -775,7 +871,8 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
       const listed: AccessTokenSummary[] = [];
       const stale: string[] = [];
       for (const [h, rec] of await readAccessRecords(handles)) {
-        if (rec.d === undefined) {
+        // Missing, or a tombstone of a revoked token: never listed.
+        if (rec.d === undefined || rec.rv !== undefined) {
           stale.push(h);
           continue;
         }

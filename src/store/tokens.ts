@@ -1,6 +1,6 @@
 // Token values, handles and the small rules both stores share, so that Redis and memory agree.
 import { randomToken, tokenDigest } from './crypto.js';
-import type { AccessToken, AccessTokenSummary, NonceKey } from './types.js';
+import type { AccessToken, AccessTokenSummary, NonceKey, RequestToken, TokenStatus } from './types.js';
 
 // A handle is 12 random bytes (16 base64url characters): unique per grant, not secret.
 const HANDLE = /^[A-Za-z0-9_-]{16}$/;
@@ -61,6 +61,51 @@ export function isAccessRecordLive(
   now: number,
 ): boolean {
   return Math.max(a.expiresAt, a.authorizationExpiresAt) > now;
+}
+
+// Dead records are kept a while so that their next use is answered precisely (token_expired,
+// token_revoked) rather than token_rejected; past these bounds a record is gone, as if unknown.
+/** A request token is kept, unusable, past its expiry for as long as its TTL again, at most 1 hour. */
+export const REQUEST_GRACE_MAX_MS = 3_600_000;
+/** A revoked access token stays a tombstone (no secrets) until its authorization would have ended, at most 30 days. */
+export const TOMBSTONE_MAX_MS = 30 * 86_400_000;
+
+/** Until when a request token record is kept: its expiry plus the grace period. */
+export function requestKeepUntil(r: Pick<RequestToken, 'createdAt' | 'expiresAt'>): number {
+  return r.expiresAt + Math.min(Math.max(0, r.expiresAt - r.createdAt), REQUEST_GRACE_MAX_MS);
+}
+
+/** Until when the tombstone of an access token revoked at `revokedAt` is kept. */
+export function tombstoneKeepUntil(
+  a: Pick<AccessToken, 'expiresAt' | 'authorizationExpiresAt'>,
+  revokedAt: number,
+): number {
+  return Math.min(Math.max(a.expiresAt, a.authorizationExpiresAt), revokedAt + TOMBSTONE_MAX_MS);
+}
+
+/** The status of a request token record at `now`, or null once past its grace period. */
+export function requestStatus(
+  r: Pick<RequestToken, 'handle' | 'linkId' | 'consumerKey' | 'state' | 'createdAt' | 'expiresAt'>,
+  now: number,
+): TokenStatus | null {
+  if (requestKeepUntil(r) <= now) return null;
+  const base = { handle: r.handle, linkId: r.linkId, consumerKey: r.consumerKey };
+  return { ...base, kind: 'request', state: r.expiresAt <= now ? 'expired' : r.state };
+}
+
+/**
+ * The status of an access token record at `now`: live, expired (still renewable) or revoked
+ * (keepUntil = its tombstone's end); null once it can neither be used nor renewed.
+ */
+export function accessStatus(
+  a: Pick<AccessToken, 'handle' | 'linkId' | 'consumerKey' | 'expiresAt' | 'authorizationExpiresAt'>,
+  now: number,
+  tombstoneUntil: number | null,
+): TokenStatus | null {
+  const base = { handle: a.handle, linkId: a.linkId, consumerKey: a.consumerKey };
+  if (tombstoneUntil !== null) return tombstoneUntil > now ? { ...base, kind: 'access', state: 'revoked' } : null;
+  if (!isAccessRecordLive(a, now)) return null;
+  return { ...base, kind: 'access', state: a.expiresAt > now ? 'live' : 'expired' };
 }
 
 export function toSummary(a: AccessTokenSummary): AccessTokenSummary {

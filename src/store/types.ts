@@ -92,7 +92,35 @@ export interface RenewInput {
 
 export type RenewResult =
   | { ok: true; access: AccessToken }
-  | { ok: false; reason: 'unknown' | 'expired' | 'wrong_consumer' | 'bad_session_handle' };
+  | { ok: false; reason: 'unknown' | 'expired' | 'revoked' | 'wrong_consumer' | 'bad_session_handle' };
+
+/** What every TokenStatus says: which grant, of which link and consumer. */
+export interface TokenStatusBase {
+  handle: string;
+  linkId: string;
+  consumerKey: string;
+}
+
+/**
+ * What a token value names, for telling a client precisely why it was refused (off the hot
+ * path). No secret, verifier or session handle: safe to log.
+ */
+export type TokenStatus = TokenStatusBase &
+  (
+    | {
+        kind: 'request';
+        /** Its state while it lasts; 'expired' once past expiresAt, whatever its state was. */
+        state: RequestTokenState | 'expired';
+      }
+    | {
+        kind: 'access';
+        /**
+         * live: usable now; expired: past expiresAt but its session handle may still renew it;
+         * revoked: a tombstone (revoked, its secrets deleted).
+         */
+        state: 'live' | 'expired' | 'revoked';
+      }
+  );
 
 export interface NonceKey {
   consumerKey: string;
@@ -121,13 +149,22 @@ export interface TokenStore {
   /** Atomically consumes an approved request token (single use) and issues an access token. */
   exchangeRequestToken(token: string, input: ExchangeInput): Promise<ExchangeResult>;
 
+  /**
+   * What the token value names, whether usable or not: a request token (its state, or expired
+   * during its grace period), an access token (live, expired but renewable, or revoked). null
+   * when unknown, forged, or past its retention (see RETENTION). Read-only; one round trip.
+   */
+  inspectToken(token: string): Promise<TokenStatus | null>;
+
   /** A live access token by value, or null. */
   getAccessToken(token: string): Promise<AccessToken | null>;
   /** Renews an access token with its session handle: new expiry, same token value. */
   renewAccessToken(token: string, input: RenewInput): Promise<RenewResult>;
   /**
    * Revokes one access token by handle. With `user`, only if the token belongs to that user
-   * (case-insensitive). Returns the revoked token's summary, or null when none matched.
+   * (case-insensitive). Returns the revoked token's summary, or null when none matched. The
+   * record becomes a tombstone (secret and session handle deleted) so that its next use answers
+   * token_revoked; tombstones never verify, renew, list or revoke again.
    */
   revokeAccessToken(handle: string, opts?: { user?: string }): Promise<AccessTokenSummary | null>;
   /** Revokes every access token of a user or of a link; returns how many. */

@@ -13,7 +13,10 @@ import {
   type SignatureMethod,
 } from '../oauth1/index.js';
 import type { IncomingMessage } from 'node:http';
+import { checkSingleContentType } from '../proxy/headers.js';
+import { requestTargetOf } from '../proxy/target.js';
 import type { NonceKey } from '../store/types.js';
+import { foldUserName, requestorNameProblem } from './user-name.js';
 
 /** What the verifier needs to know of an HTTP request. */
 export interface OAuthRequestView {
@@ -25,6 +28,8 @@ export interface OAuthRequestView {
   authorization?: string | string[];
   /** Raw body, only when Content-Type is application/x-www-form-urlencoded. */
   formBody?: string;
+  /** server.formParameterLimit: an OAuth request with more parameters is refused unparsed (collectParams' default when unset). */
+  parameterLimit?: number;
 }
 
 /** A request whose OAuth parameters passed the stateless checks. */
@@ -45,7 +50,7 @@ const REQUIRED = ['oauth_consumer_key', 'oauth_signature_method', 'oauth_signatu
 
 /** Collects the OAuth parameters; null when the request is not an OAuth request at all. */
 export function readOAuthParams(view: OAuthRequestView): CollectedParams | null {
-  return collectParams({ authorization: view.authorization, rawQuery: view.rawQuery, formBody: view.formBody });
+  return collectParams({ authorization: view.authorization, rawQuery: view.rawQuery, formBody: view.formBody, parameterLimit: view.parameterLimit });
 }
 
 /** Version, presence and shape of the protocol parameters. */
@@ -181,15 +186,21 @@ export function bufferedBodyOf(req: IncomingMessage): Buffer | undefined {
   return bufferedBodies.get(req);
 }
 
-/** The OAuthRequestView of a Node request: raw path and query, every Authorization header, the form body. */
-export async function requestViewOf(req: IncomingMessage, limitBytes: number): Promise<OAuthRequestView> {
-  const target = req.url ?? '/';
-  const q = target.indexOf('?');
+/**
+ * The OAuthRequestView of a Node request: raw path and query, every Authorization header, the
+ * form body. The request-target is split as the proxy splits it, so an absolute-form target
+ * (`POST http://host/p`, as a client using the gateway as its HTTP proxy sends) is verified over its path.
+ * `parameterLimit`: server.formParameterLimit (collectParams' default of 1000 when omitted).
+ */
+export async function requestViewOf(req: IncomingMessage, limitBytes: number, parameterLimit?: number): Promise<OAuthRequestView> {
+  checkSingleContentType(req);
+  const target = requestTargetOf(req.url);
   const view: OAuthRequestView = {
     method: req.method ?? 'GET',
-    rawPath: q < 0 ? target : target.slice(0, q),
-    rawQuery: q < 0 ? '' : target.slice(q + 1),
+    rawPath: target.rawPath,
+    rawQuery: target.rawQuery,
     authorization: req.headersDistinct.authorization,
+    ...(parameterLimit !== undefined && { parameterLimit }),
   };
   if (isFormContentType(req.headers['content-type'])) {
     view.formBody = (await readBufferedBody(req, limitBytes)).toString('utf8');
@@ -205,8 +216,6 @@ export async function requestViewOf(req: IncomingMessage, limitBytes: number): P
 export type ResourceFlow = '3LO' | '2LO' | '2LOi';
 
 const REQUESTOR_NAMES = ['xoauth_requestor_id', 'user_id'] as const;
-// A user name goes into headers, JWT claims and AppB's query: no control characters, bounded.
-const USER_NAME = /^[^\p{Cc}]{1,255}$/u;
 
 /** The flow of a signed resource request, from its token and requestor parameters. */
 export function resourceFlowOf(req: SignedRequest): ResourceFlow {
@@ -219,6 +228,9 @@ export function resourceFlowOf(req: SignedRequest): ResourceFlow {
  * null for 3LO and 2LO. A 3LO request naming a user as well is refused: the token alone names it.
  */
 export function requestorOf(req: SignedRequest): string | null {
+  // XOAUTH_REQUESTOR_ID & co.: a backend reading names case-insensitively would take it for the real one.
+  const variants = req.params.baseParams.map(([n]) => n).filter((n) => n !== 'xoauth_requestor_id' && n.toLowerCase() === 'xoauth_requestor_id');
+  if (variants.length > 0) throw OAuthProblem.rejected(variants, 'the requestor parameter is spelled xoauth_requestor_id (lower case)');
   const present = REQUESTOR_NAMES.filter((n) => req.params.extra[n] !== undefined);
   if (present.length === 0) return null;
   if (resourceFlowOf(req) === '3LO') {
@@ -227,7 +239,8 @@ export function requestorOf(req: SignedRequest): string | null {
   if (present.length > 1) throw OAuthProblem.rejected([...present], 'name the user once: xoauth_requestor_id or user_id');
   const name = present[0] as (typeof REQUESTOR_NAMES)[number];
   const user = req.params.extra[name] ?? '';
-  if (!USER_NAME.test(user)) throw OAuthProblem.rejected([name], `${name} must be a user name of 1-255 characters without control characters`);
+  const problem = requestorNameProblem(user);
+  if (problem !== null) throw OAuthProblem.rejected([name], `${name} ${problem}`);
   return user;
 }
 
@@ -236,14 +249,20 @@ export function checkThreeLegged(link: ResolvedLink): void {
   if (!link.threeLegged) throw new OAuthProblem('permission_denied', { detail: `link ${link.id} does not allow three-legged requests` });
 }
 
-/** 2LOi: the link impersonates, admits the user (allowUsers when set) and does not deny them; case-insensitive. */
+/**
+ * 2LOi: the link impersonates, admits the user and does not deny them. denyUsers refuses every
+ * name whose folded form (foldUserName: case, accents, compatibility forms) is an entry's, so a
+ * look-alike of 'admin' is refused too; allowUsers admits only an entry itself up to letter case
+ * (its folded form matching is not enough: 'alíce' may be another account at AppB than 'alice').
+ */
 export function checkImpersonation(link: ResolvedLink, user: string): void {
   if (!link.impersonation.enabled) throw new OAuthProblem('permission_denied', { detail: `link ${link.id} does not allow impersonation` });
+  const folded = foldUserName(user);
   const lower = user.toLowerCase();
-  if (link.allowUsersLower !== null && !link.allowUsersLower.has(lower)) {
+  if (link.allowUsersLower !== null && !(link.allowUsersLower.has(folded) && (link.impersonation.allowUsers ?? []).some((u) => u.toLowerCase() === lower))) {
     throw new OAuthProblem('permission_denied', { detail: `link ${link.id} may not impersonate this user (not in allowUsers)` });
   }
-  if (link.denyUsersLower.has(lower)) {
+  if (link.denyUsersLower.has(folded)) {
     throw new OAuthProblem('permission_denied', { detail: `link ${link.id} may not impersonate this user (denyUsers)` });
   }
 }

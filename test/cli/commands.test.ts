@@ -11,7 +11,8 @@ import { parseKeyring } from '../../src/store/crypto.js';
 import type { AccessToken, TokenStore } from '../../src/store/types.js';
 import { LINK_ID, runtimeConfig, tempDir, testConfigObject, writeConfig } from '../helpers/fixtures.js';
 import { main } from '../../src/cli.js';
-import { runGatewayCli as runCli, runMain } from '../ops/helpers.js';
+import { runCli } from '../helpers/process.js';
+import { runMain } from '../ops/helpers.js';
 import { testRedisUrl } from '../helpers/redis.js';
 
 const t = tempDir();

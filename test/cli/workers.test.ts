@@ -4,14 +4,15 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { tempDir, testConfigObject, writeConfig } from '../helpers/fixtures.js';
 import { testRedisUrl } from '../helpers/redis.js';
-import { eventually, metricValue, metrics, runGatewayCli, startAppB, startGatewayProcess } from '../ops/helpers.js';
+import { runCli, startCli } from '../helpers/process.js';
+import { eventually, metricValue, metrics, startAppB } from '../ops/helpers.js';
 
 describe('applink-gateway serve with server.workers: 2', () => {
   it('is refused on the memory store with a clear message', async () => {
     const t = tempDir();
     try {
       const file = writeConfig(t, testConfigObject(t, { patch: { server: { workers: 2 } } }));
-      const r = await runGatewayCli(['check-config', '--config', file], { env: { REDIS_URL: '' } });
+      const r = await runCli(['check-config', '--config', file], { env: { REDIS_URL: '' } });
       assert.equal(r.code, 1);
       assert.match(r.stderr, /server\.workers: more than one worker needs store\.redis \(the memory store serves one process\)/);
     } finally {
@@ -23,7 +24,7 @@ describe('applink-gateway serve with server.workers: 2', () => {
     const t = tempDir();
     const appB = await startAppB();
     const file = writeConfig(t, testConfigObject(t, { redisUrl: await testRedisUrl(), upstreamUrl: appB.url, patch: { server: { workers: 2 }, shutdown: { delaySeconds: 0, graceSeconds: 5 } } }));
-    const { child, line, lines, exited } = await startGatewayProcess(['serve', '--config', file], (l) => l.msg === 'gateway listening' && l.workers === 2, { timeoutMs: 60_000 });
+    const { child, line, lines, exited } = await startCli(['serve', '--config', file], (l) => l.msg === 'gateway listening' && l.workers === 2, { timeoutMs: 60_000 });
     try {
       const publicUrl = String(line.publicUrl);
       const adminUrl = String(line.adminUrl);

@@ -1,7 +1,7 @@
 // collectParams: where OAuth parameters come from, and the duplicate/location rules of DESIGN.md §7.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { collectParams, isOAuthProblem, normalizeParameters, type RequestParts } from '../../src/oauth1/index.js';
+import { collectParams, isOAuthProblem, normalizeParameters, scanForm, type RequestParts } from '../../src/oauth1/index.js';
 
 function assertRejected(parts: RequestParts, named?: string): void {
   assert.throws(
@@ -162,4 +162,37 @@ describe('collectParams — rejected', () => {
   });
   test('malformed oauth-looking name alone still counts as OAuth', () => assertRejected({ rawQuery: 'oauth_nonce%zz=n' }));
   test('malformed header on a request with an ordinary query', () => assertRejected({ authorization: 'OAuth oauth_nonce=n', rawQuery: 'a=1' }, 'oauth_nonce'));
+});
+
+describe('collectParams — parameterLimit (default 1000) and scanForm', () => {
+  const many = (n: number, segment = 'a=1') => Array.from({ length: n }, () => segment).join('&');
+  const H = 'OAuth oauth_consumer_key="k", oauth_nonce="n"';
+
+  test('scanForm counts non-empty segments and sees oauth_ names through escapes and letter case', () => {
+    assert.deepEqual(scanForm(''), { count: 0, oauth: false });
+    assert.deepEqual(scanForm('a=1&&b&'), { count: 2, oauth: false });
+    for (const name of ['oauth_nonce', '%6Fauth_nonce', 'OAUTH%5fnonce', 'oauth%5F', 'oauth_%zz']) {
+      assert.equal(scanForm(`a=1&${name}=x`).oauth, true, name);
+    }
+    for (const name of ['oauth', 'xoauth_requestor_id', 'oauth%zz_', '+oauth_', 'oauth%', 'a=oauth_']) {
+      assert.equal(scanForm(`a=1&${name}=x`).oauth, false, name);
+    }
+  });
+
+  test('an OAuth request of 1000 query + body parameters is collected; of 1001 refused, wherever its OAuth parameters are', () => {
+    assert.equal(collectParams({ authorization: H, rawQuery: many(500), formBody: many(500) })?.baseParams.length, 1002);
+    assertRejected({ authorization: H, rawQuery: many(500), formBody: many(501) });
+    assertRejected({ rawQuery: `oauth_consumer_key=k&${many(1000)}` });
+    assertRejected({ rawQuery: 'a=1', formBody: `${many(1000)}&%6Fauth_nonce=n` });
+  });
+
+  test('a longer request without OAuth parameters is not an OAuth request (null), even with malformed encoding', () => {
+    assert.equal(collectParams({ rawQuery: many(600), formBody: many(600, '%zz') }), null);
+    assert.equal(collectParams({ rawQuery: '', formBody: `${many(2000)}&xoauth_requestor_id=admin` }), null);
+  });
+
+  test('parameterLimit is configurable', () => {
+    assert.equal(collectParams({ authorization: H, rawQuery: many(100), parameterLimit: 100 })?.baseParams.length, 102);
+    assertRejected({ authorization: H, rawQuery: many(101), parameterLimit: 100 });
+  });
 });

@@ -1,12 +1,10 @@
 // Shared pieces of the operations tests: a log capture, metric reading, a signed request.
-import { spawn, type ChildProcess } from 'node:child_process';
+// (The CLI as a child process: test/helpers/process.ts.)
 import { createPrivateKey } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { createLogger, type Logger } from '../../src/ops/logger.js';
 import { signRequest } from '../../src/oauth1/index.js';
-import { ROOT } from '../helpers/process.js';
 
 /** A logger whose JSON lines are kept in memory (parsed, and raw for secret scans). */
 export function captureLogger(level = 'debug'): { log: Logger; lines: Array<Record<string, unknown>>; raw: string[] } {
@@ -98,86 +96,6 @@ export async function startAppB(opts: { delayMs?: number | ((req: http.IncomingM
         server.close(() => r());
       }),
   };
-}
-
-/**
- * Starts `applink-gateway ARGS` as ONE node process (node --import tsx, not the tsx wrapper,
- * which would swallow SIGHUP and sit between the test and the server's signals), and resolves
- * once a JSON log line on stdout matches.
- */
-export function startGatewayProcess(
-  args: string[],
-  waitFor: (line: Record<string, unknown>) => boolean,
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<{ child: ChildProcess; line: Record<string, unknown>; lines: Array<Record<string, unknown>>; stdout: () => string; stderr: () => string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli.ts'), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: Array<Record<string, unknown>> = [];
-  let out = '';
-  let err = '';
-  let buf = '';
-  const exited = new Promise<number | null>((r) => child.on('exit', (code, signal) => r(code ?? (signal ? -1 : null))));
-  return new Promise((resolve, reject) => {
-    let done = false;
-    const timer = setTimeout(() => {
-      if (done) return;
-      done = true;
-      child.kill('SIGKILL');
-      reject(new Error(`timed out waiting for the log line; stderr: ${err}; stdout: ${out.slice(-2000)}`));
-    }, opts.timeoutMs ?? 30_000);
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const text = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        let line: Record<string, unknown>;
-        try {
-          line = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          continue;
-        }
-        lines.push(line);
-        if (!done && waitFor(line)) {
-          done = true;
-          clearTimeout(timer);
-          resolve({ child, line, lines, stdout: () => out, stderr: () => err, exited });
-        }
-      }
-    });
-    void exited.then((code) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before the log line; stderr: ${err}; stdout: ${out.slice(-2000)}`));
-    });
-  });
-}
-
-/** Runs `applink-gateway ARGS` to completion as one node process (faster than the tsx wrapper). */
-export function runGatewayCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli.ts'), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 /** Calls the CLI's main() in this process, capturing what it prints (for help texts and usage errors). */

@@ -8,7 +8,8 @@ import YAML from 'yaml';
 import { loadConfigFile } from '../../src/config/load.js';
 import { startGateway, type RunningGateway } from '../../src/serve.js';
 import { LINK_ID, rsaPair, tempDir, testConfigObject, writeConfig } from '../helpers/fixtures.js';
-import { captureLogger, eventually, metricValue, metrics, requestToken, startGatewayProcess } from './helpers.js';
+import { startCli } from '../helpers/process.js';
+import { captureLogger, eventually, metricValue, metrics, requestToken } from './helpers.js';
 
 type Obj = Record<string, unknown>;
 const links = (o: Obj) => o.links as Obj[];
@@ -161,7 +162,7 @@ describe('SIGHUP', () => {
   it('makes a running serve re-read its file', async () => {
     const t = tempDir();
     const file = writeConfig(t, testConfigObject(t, { patch: { shutdown: { delaySeconds: 0, graceSeconds: 1 } } }));
-    const { child, lines, exited } = await startGatewayProcess(['serve', '--config', file], (l) => l.msg === 'gateway listening', { env: { REDIS_URL: '' } });
+    const { child, lines, exited } = await startCli(['serve', '--config', file], (l) => l.msg === 'gateway listening', { env: { REDIS_URL: '' } });
     try {
       child.kill('SIGHUP');
       await eventually(() => lines.find((l) => l.msg === 'configuration unchanged' && l.reason === 'SIGHUP'), 'the SIGHUP reload line');

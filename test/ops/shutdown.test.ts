@@ -8,7 +8,8 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { startGateway } from '../../src/serve.js';
 import { runtimeConfig, tempDir, testConfigObject, writeConfig } from '../helpers/fixtures.js';
 import { testRedisUrl } from '../helpers/redis.js';
-import { captureLogger, eventually, startAppB, startGatewayProcess } from './helpers.js';
+import { startCli } from '../helpers/process.js';
+import { captureLogger, eventually, startAppB } from './helpers.js';
 
 /** GET with node:http so the Connection header and socket fate are visible. */
 function get(url: string, agent?: http.Agent): Promise<{ status: number; body: string; connection: string | undefined }> {
@@ -179,7 +180,7 @@ describe('graceful shutdown of applink-gateway serve', () => {
     const t = tempDir();
     const appB = await startAppB({ delayMs: slowPaths(1500) });
     const file = writeConfig(t, testConfigObject(t, { upstreamUrl: appB.url, patch: { shutdown: { delaySeconds: 0.3, graceSeconds: 10 } } }));
-    const { child, line, lines, exited } = await startGatewayProcess(['serve', '--config', file], (l) => l.msg === 'gateway listening', { env: { REDIS_URL: '' } });
+    const { child, line, lines, exited } = await startCli(['serve', '--config', file], (l) => l.msg === 'gateway listening', { env: { REDIS_URL: '' } });
     try {
       const publicUrl = String(line.publicUrl);
       const inflight = [1, 2, 3, 4].map((i) => get(`${publicUrl}/slow/${i}`));

@@ -201,6 +201,26 @@ describe('the OAuth 1.0a dance (Redis store)', () => {
     }
   });
 
+  it('an expired request token answers token_expired on real time, no clock moved: it outlives its TTL in Redis', async () => {
+    // The configuration's shortest request-token TTL is 10 s; the store takes any, so these are made there.
+    const make = () => h.store.createRequestToken({ linkId: LINK_ID, consumerKey: 'app-a', callback: h.appACallback, version: '1.0a', ttlSeconds: 1 });
+    const rt = await make();
+    const approved = await h.store.approveRequestToken(rt.token, 'alice');
+    assert.ok(approved.ok && approved.token.verifier);
+    const verifier = approved.token.verifier;
+    const pending = await make();
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal(await h.store.getRequestToken(rt.token), null, 'expired');
+    assert.equal((await h.store.inspectToken(rt.token))?.state, 'expired', 'and still known');
+    await rejectsWith(npmConsumer(h, 'rsa', h.appACallback).accessToken(rt.token, rt.secret, verifier), 401, 'token_expired');
+    // Another consumer is told nothing about it.
+    await rejectsWith(npmConsumer(h, 'hmac', h.appHCallback).accessToken(rt.token, rt.secret, verifier), 401, 'token_rejected');
+    const page = await (await signedIn(h)).get(`/plugins/servlet/oauth/authorize?oauth_token=${encodeURIComponent(pending.token)}`);
+    assert.equal(page.status, 401);
+    assert.match(page.text, /has expired/);
+    assert.match(page.headers.get('www-authenticate') ?? '', /oauth_problem="token_expired"/);
+  });
+
   it('renews an access token with its session handle; a wrong handle is token_rejected', async (t) => {
     // Short tokens under a long authorization, so that a renewal visibly moves the expiry.
     h.reconfigure((obj) => {
@@ -297,9 +317,27 @@ describe('the OAuth 1.0a dance (Redis store)', () => {
     assert.match(after.text, /Access for AppA was revoked/);
     assert.ok(!after.text.includes(`value="${stored.handle}"`));
     assert.equal(await h.store.getAccessToken(at.token), null);
-    // Its next use at the gateway fails: renewal with its session handle is refused.
+    // Its next use at the gateway fails: renewal with its session handle is refused as revoked.
     const client = oauth10aClient('rsa');
-    assertProblem(await signedPost(h, client, AT, { token: { key: at.token, secret: at.secret }, oauth: { oauth_session_handle: at.extra.oauth_session_handle ?? '' } }), 401, 'token_rejected');
+    assertProblem(await signedPost(h, client, AT, { token: { key: at.token, secret: at.secret }, oauth: { oauth_session_handle: at.extra.oauth_session_handle ?? '' } }), 401, 'token_revoked');
+  });
+
+  it('renewing a revoked token answers token_revoked, with HMAC-SHA1 too (whose token secret is gone)', async () => {
+    const client = oauth10aClient('hmac');
+    const rt = await signedPost(h, client, RT, { oauth: { oauth_callback: h.appHCallback } });
+    const rtToken = { key: rt.form.get('oauth_token') ?? '', secret: rt.form.get('oauth_token_secret') ?? '' };
+    const { verifier } = verifierFrom((await decide(await signedIn(h, 'bob'), rtToken.key)).location);
+    const at = await signedPost(h, client, AT, { token: rtToken, oauth: { oauth_verifier: verifier } });
+    assert.equal(at.status, 200, at.text);
+    const access = { key: at.form.get('oauth_token') ?? '', secret: at.form.get('oauth_token_secret') ?? '' };
+    const sessionHandle = at.form.get('oauth_session_handle') ?? '';
+    const stored = await h.store.getAccessToken(access.key);
+    assert.ok(stored && (await h.store.revokeAccessToken(stored.handle, { user: 'bob' })));
+    assertProblem(await signedPost(h, client, AT, { token: access, oauth: { oauth_session_handle: sessionHandle } }), 401, 'token_revoked');
+    // Another consumer presenting it is not told.
+    assertProblem(await signedPost(h, oauth10aClient('rsa'), AT, { token: access, oauth: { oauth_session_handle: sessionHandle } }), 401, 'token_rejected');
+    // Nor is it a request token to exchange again.
+    assertProblem(await signedPost(h, client, AT, { token: rtToken, oauth: { oauth_verifier: verifier } }), 401, 'token_used');
   });
 
   it('refuses replayed nonces, stale timestamps, bad signatures and unknown consumers in the problem format', async () => {

@@ -7,6 +7,7 @@ import { signRequest } from '../../src/oauth1/index.js';
 import { startGateway, type RunningGateway } from '../../src/serve.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { startRedis } from '../helpers/redis.js';
+import { LINK_ID } from '../helpers/fixtures.js';
 import { PUBLIC_BASE, problemOf, send, signWithGatewaySigner, startHarness, type Harness, type Sent } from './harness.js';
 
 function assertProblem(r: Sent, status: number, problem: string): void {
@@ -49,7 +50,7 @@ describe('refused signed requests never reach AppB (Redis store)', () => {
       assert.equal((await send(h.url, { target, headers: { authorization } })).status, 200);
       assertProblem(await send(replica.publicUrl, { target, headers: { authorization } }), 401, 'nonce_used');
       assert.ok(await replica.gw.store.revokeAccessToken(token.handle));
-      await refused(target, await signWithGatewaySigner({ link: 'rsa', method: 'GET', target, token }), 401, 'token_rejected');
+      await refused(target, await signWithGatewaySigner({ link: 'rsa', method: 'GET', target, token }), 401, 'token_revoked');
     } finally {
       await replica.close();
     }
@@ -69,20 +70,38 @@ describe('refused signed requests never reach AppB (Redis store)', () => {
     await refused(target, await signWithGatewaySigner({ link: 'rsa', method: 'GET', target, token: { token: rt.token, secret: rt.secret } }), 401, 'token_rejected');
   });
 
-  it('a revoked token → token_rejected, on its very next request', async () => {
+  it('a revoked token → token_revoked, on its very next request (HMAC-SHA1 too: its secret is gone)', async () => {
     const token = await h.accessToken('rsa', 'alice');
+    const hmacToken = await h.accessToken('hmac', 'alice');
     const target = '/rest/api/2/myself';
     assert.equal((await send(h.url, { target, headers: { authorization: await signWithGatewaySigner({ link: 'rsa', method: 'GET', target, token }) } })).status, 200);
     assert.ok(await h.running.gw.store.revokeAccessToken(token.handle));
-    await refused(target, await signWithGatewaySigner({ link: 'rsa', method: 'GET', target, token }), 401, 'token_rejected');
+    assert.ok(await h.running.gw.store.revokeAccessToken(hmacToken.handle));
+    await refused(target, await signWithGatewaySigner({ link: 'rsa', method: 'GET', target, token }), 401, 'token_revoked');
+    await refused(target, await signWithGatewaySigner({ link: 'hmac', method: 'GET', target, token: hmacToken }), 401, 'token_revoked');
+    // Revoked for another link is still another link's token.
+    await refused(target, await signWithGatewaySigner({ link: 'rsa', method: 'GET', target, token: hmacToken }), 401, 'token_rejected');
+    // A forged value with the revoked token's (non-secret) handle learns nothing.
+    const forged = { ...token, token: `${token.handle}.${'A'.repeat(32)}` };
+    await refused(target, await signWithGatewaySigner({ link: 'rsa', method: 'GET', target, token: forged }), 401, 'token_rejected');
   });
 
-  it('an expired (still renewable) token → token_expired, so AppA renews it', async () => {
-    const token = await h.accessToken('rsa', 'alice'); // lives 3600 s, renewable for as long
-    clock = 3601_000;
+  it('an expired (still renewable) token → token_expired, so AppA renews it; past its authorization → token_rejected', async () => {
+    // Lives 3600 s, renewable for 7200 s (h.accessToken's tokens are renewable only as long as they live).
+    const store = h.running.gw.store;
+    const rt = await store.createRequestToken({ linkId: LINK_ID, consumerKey: 'app-a', callback: 'oob', version: '1.0a', ttlSeconds: 600 });
+    const approved = await store.approveRequestToken(rt.token, 'alice');
+    assert.ok(approved.ok);
+    const issued = await store.exchangeRequestToken(rt.token, { consumerKey: 'app-a', verifier: approved.token.verifier, accessTtlSeconds: 3600, authorizationTtlSeconds: 7200 });
+    assert.ok(issued.ok);
+    const token = { token: issued.access.token, secret: issued.access.secret };
+    const target = '/rest/api/2/myself';
     try {
-      const target = '/rest/api/2/myself';
+      clock = 3601_000;
       await refused(target, await signWithGatewaySigner({ link: 'rsa', method: 'GET', target, token }), 401, 'token_expired');
+      // Neither usable nor renewable: gone, as Redis drops it then (its key's TTL) on real time.
+      clock = 7201_000;
+      await refused(target, await signWithGatewaySigner({ link: 'rsa', method: 'GET', target, token }), 401, 'token_rejected');
     } finally {
       clock = 0;
     }

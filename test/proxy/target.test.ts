@@ -56,3 +56,25 @@ describe('removeFormParams', () => {
     assert.equal(out.body, body);
   });
 });
+
+describe('removing segments: runs of removed segments, empty segments, malformed names', () => {
+  const cases: Array<[string, string]> = [
+    ['xoauth_requestor_id=a&xoauth_requestor_id=b&c=1', 'c=1'],
+    ['c=1&xoauth_requestor_id=a&xoauth_requestor_id=b', 'c=1'],
+    ['xoauth_requestor_id=a', ''],
+    ['&xoauth_requestor_id=a&', '&'],
+    ['a&&xoauth_requestor_id=a&&b', 'a&&&b'],
+    ['a=1&xoauth%5Frequestor%5Fid=x&%78oauth_requestor_id=y&b', 'a=1&b'],
+    ['xoauth_requestor_id%zz=1&%C3=2&xoauth_requestor_id', 'xoauth_requestor_id%zz=1&%C3=2'],
+  ];
+  for (const [raw, expected] of cases) {
+    it(`${JSON.stringify(raw)} → ${JSON.stringify(expected)} in the query and in a body`, () => {
+      assert.equal(removeQueryParams(raw, isSmuggledRequestor).query, expected);
+      assert.equal(removeFormParams(Buffer.from(raw), isSmuggledRequestor).body.toString('latin1'), expected);
+    });
+  }
+
+  it('a malformed escape after an oauth_ prefix is still an OAuth name; invalid UTF-8 in a name never throws', () => {
+    assert.equal(removeFormParams(Buffer.from('oauth_%C3=1&oauth%5F%zz=2&k=%C3'), isSignedRequestParam).body.toString('latin1'), 'k=%C3');
+  });
+});

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
-import type { AccessToken, NewRequestToken, NonceKey, RequestToken, TokenStore } from '../../src/store/types.js';
+import { REQUEST_GRACE_MAX_MS, TOMBSTONE_MAX_MS } from '../../src/store/tokens.js';
+import type { AccessToken, NewRequestToken, NonceKey, RequestToken, TokenStatus, TokenStore } from '../../src/store/types.js';
 
 export interface StoreFixture {
   store: TokenStore;
@@ -11,6 +12,8 @@ export interface StoreFixture {
   cleanup(): Promise<void>;
   /** Nonce TTLs are kept by the backend on real time (Redis SET EX), not by the store's clock. */
   nonceTtlIsRealTime?: boolean;
+  /** Records are dropped by the backend on real time too (Redis key TTLs), not only by the store's clock. */
+  keyTtlIsRealTime?: boolean;
 }
 
 /** A controllable clock for fixtures: starts at the real time, moves only when told. */
@@ -41,6 +44,7 @@ const SUMMARY_FIELDS = [
 ];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const DAY_MS = 86_400_000;
 
 export function storeContract(name: string, make: () => Promise<StoreFixture>): void {
   describe(`TokenStore contract: ${name}`, () => {
@@ -427,7 +431,7 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         assert.equal(await store.getAccessToken(a.token), null);
         assert.equal(await store.revokeAccessToken(a.handle, { user: 'alice' }), null);
         const renew = { consumerKey: CONSUMER, sessionHandle: a.sessionHandle, accessTtlSeconds: ACCESS_TTL };
-        assert.deepEqual(await store.renewAccessToken(a.token, renew), { ok: false, reason: 'unknown' });
+        assert.deepEqual(await store.renewAccessToken(a.token, renew), { ok: false, reason: 'revoked' });
       });
 
       it('revoke by handle for an empty user name is an ownership check that fails, not "any user"', async () => {
@@ -504,6 +508,173 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         clk.advance(ACCESS_TTL * 1000);
         assert.deepEqual(await store.listAccessTokens({}), []);
         assert.equal(await store.revokeAccessTokens({ user: 'carol' }), 0);
+      });
+    });
+
+    describe('inspectToken: what a dead token was', () => {
+      const STATUS_FIELDS = ['consumerKey', 'handle', 'kind', 'linkId', 'state'];
+
+      function status(t: RequestToken | AccessToken, kind: TokenStatus['kind'], state: TokenStatus['state']): TokenStatus {
+        return { kind, state, handle: t.handle, linkId: t.linkId, consumerKey: t.consumerKey } as TokenStatus;
+      }
+
+      it('names request tokens in every state, and the access token of the grant', async () => {
+        const pending = await newRequest();
+        assert.deepEqual(await store.inspectToken(pending.token), status(pending, 'request', 'pending'));
+        const denied = await newRequest({ linkId: OTHER_LINK, consumerKey: OTHER_CONSUMER });
+        await store.denyRequestToken(denied.token, 'bob');
+        assert.deepEqual(await store.inspectToken(denied.token), status(denied, 'request', 'denied'));
+        const rt = await approved('alice');
+        assert.deepEqual(await store.inspectToken(rt.token), status(rt, 'request', 'approved'));
+        const res = await store.exchangeRequestToken(rt.token, { consumerKey: CONSUMER, verifier: rt.verifier, accessTtlSeconds: ACCESS_TTL });
+        assert.ok(res.ok);
+        // One handle, two values: each names its own record.
+        assert.deepEqual(await store.inspectToken(rt.token), status(rt, 'request', 'used'));
+        const live = await store.inspectToken(res.access.token);
+        assert.deepEqual(live, status(res.access, 'access', 'live'));
+        assert.deepEqual(Object.keys(live ?? {}).sort(), STATUS_FIELDS);
+        const text = JSON.stringify([live, await store.inspectToken(rt.token)]);
+        for (const secret of [res.access.token, res.access.secret, res.access.sessionHandle, rt.token, rt.secret, rt.verifier ?? 'x']) {
+          assert.ok(!text.includes(secret), 'no token value, secret or verifier in a status');
+        }
+      });
+
+      it('null for unknown, malformed and forged values (a known handle is not enough)', async () => {
+        const a = await issue();
+        for (const value of ['', 'nope', '{x}.y', a.handle, forged(a.token), `${a.handle}.`, forged(a.token).slice(0, -1)]) {
+          assert.equal(await store.inspectToken(value), null, value);
+        }
+      });
+
+      it('an expired access token is expired while renewable, unknown after its authorization', async (t) => {
+        const clock = needsClock(t);
+        if (!clock) return;
+        const a = await issue('alice', {}, ACCESS_TTL * 2);
+        clock.advance(ACCESS_TTL * 1000);
+        assert.deepEqual(await store.inspectToken(a.token), status(a, 'access', 'expired'));
+        clock.advance(ACCESS_TTL * 1000);
+        assert.equal(await store.inspectToken(a.token), null);
+      });
+
+      it('a request token is kept past its expiry (real TTL): expired, never usable, then gone', async (t) => {
+        const clock = fx.now;
+        if (!clock && !fx.keyTtlIsRealTime) {
+          t.skip('needs a controllable clock');
+          return;
+        }
+        const rt = await approved('alice', { ttlSeconds: 1 });
+        const pending = await newRequest({ ttlSeconds: 1 });
+        // Past its TTL by the store's clock and, for Redis, by the key's own TTL too.
+        if (fx.keyTtlIsRealTime) await sleep(1100);
+        clock?.advance(1000);
+        assert.deepEqual(await store.inspectToken(rt.token), status(rt, 'request', 'expired'));
+        assert.deepEqual(await store.inspectToken(pending.token), status(pending, 'request', 'expired'));
+        assert.equal(await store.getRequestToken(rt.token), null);
+        const input = { consumerKey: CONSUMER, verifier: rt.verifier, accessTtlSeconds: ACCESS_TTL };
+        assert.deepEqual(await store.exchangeRequestToken(rt.token, input), { ok: false, reason: 'expired' });
+        assert.deepEqual(await store.approveRequestToken(pending.token, 'alice'), { ok: false, reason: 'expired' });
+        assert.deepEqual(await store.denyRequestToken(pending.token, 'alice'), { ok: false, reason: 'expired' });
+        assert.deepEqual(await store.inspectToken(rt.token), status(rt, 'request', 'expired'), 'refusals change nothing');
+        if (!clock) return;
+        // The grace period is as long as the TTL: then gone, as if never issued.
+        clock.advance(999);
+        assert.equal((await store.inspectToken(pending.token))?.state, 'expired');
+        clock.advance(1);
+        assert.equal(await store.inspectToken(rt.token), null);
+        assert.equal(await store.inspectToken(pending.token), null);
+        assert.deepEqual(await store.exchangeRequestToken(rt.token, input), { ok: false, reason: 'unknown' });
+        assert.deepEqual(await store.approveRequestToken(pending.token, 'alice'), { ok: false, reason: 'unknown' });
+      });
+
+      it('the grace period is capped', async (t) => {
+        const clock = needsClock(t);
+        if (!clock) return;
+        const rt = await newRequest({ ttlSeconds: 7200 });
+        const used = await approved('alice', { ttlSeconds: 7200 });
+        assert.ok((await store.exchangeRequestToken(used.token, { consumerKey: CONSUMER, verifier: used.verifier, accessTtlSeconds: ACCESS_TTL })).ok);
+        clock.advance(7200_000);
+        assert.equal((await store.inspectToken(rt.token))?.state, 'expired');
+        // An expired token says expired, even one that was used.
+        assert.equal((await store.inspectToken(used.token))?.state, 'expired');
+        clock.advance(REQUEST_GRACE_MAX_MS - 1);
+        assert.equal((await store.inspectToken(rt.token))?.state, 'expired');
+        clock.advance(1);
+        assert.equal(await store.inspectToken(rt.token), null);
+      });
+    });
+
+    describe('revocation leaves a tombstone', () => {
+      it('a revoked token is named revoked, and never verifies, renews, lists or revokes again', async () => {
+        const a = await issue('alice');
+        const keep = await issue('alice');
+        const rtOfA = await approved('alice');
+        const x = await store.exchangeRequestToken(rtOfA.token, { consumerKey: CONSUMER, verifier: rtOfA.verifier, accessTtlSeconds: ACCESS_TTL });
+        assert.ok(x.ok);
+        const b = x.access;
+        assert.ok(await store.revokeAccessToken(a.handle, { user: 'ALICE' }));
+        assert.equal(await store.revokeAccessTokens({ user: 'alice', linkId: OTHER_LINK }), 0);
+        assert.ok(await store.revokeAccessToken(b.handle));
+        for (const dead of [a, b]) {
+          assert.deepEqual(await store.inspectToken(dead.token), {
+            kind: 'access',
+            state: 'revoked',
+            handle: dead.handle,
+            linkId: LINK,
+            consumerKey: CONSUMER,
+          });
+          assert.equal(await store.getAccessToken(dead.token), null);
+          const hot = await store.claimNonceAndGetAccessToken(
+            { consumerKey: CONSUMER, timestamp: '1', nonce: `tomb-${dead.handle}`, token: dead.token },
+            600,
+          );
+          assert.deepEqual(hot, { nonceFresh: true, access: null });
+          const renew = { consumerKey: CONSUMER, sessionHandle: dead.sessionHandle, accessTtlSeconds: ACCESS_TTL };
+          assert.deepEqual(await store.renewAccessToken(dead.token, renew), { ok: false, reason: 'revoked' });
+          assert.deepEqual(await store.renewAccessToken(dead.token, { ...renew, consumerKey: OTHER_CONSUMER }), {
+            ok: false,
+            reason: 'wrong_consumer',
+          });
+          assert.equal(await store.inspectToken(forged(dead.token)), null, 'a forged value is not told it was revoked');
+          assert.equal(await store.revokeAccessToken(dead.handle), null, 'revoked once');
+        }
+        assert.equal(await store.revokeAccessTokens({ user: 'alice' }), 1, 'only the live one');
+        assert.deepEqual(await store.listAccessTokens({ user: 'alice' }), []);
+        assert.deepEqual(await store.listAccessTokens({}), []);
+        assert.deepEqual((await store.inspectToken(keep.token))?.state, 'revoked', 'bulk revocation leaves tombstones too');
+        // The grant's request token stays used: a tombstone is not a way to exchange again.
+        const again = await store.exchangeRequestToken(rtOfA.token, { consumerKey: CONSUMER, verifier: rtOfA.verifier, accessTtlSeconds: ACCESS_TTL });
+        assert.deepEqual(again, { ok: false, reason: 'used' });
+        assert.equal((await store.inspectToken(b.token))?.state, 'revoked');
+      });
+
+      it('kept until the authorization would have ended, at most 30 days', async (t) => {
+        const clock = needsClock(t);
+        if (!clock) return;
+        const short = await issue('alice');
+        const long = await issue('alice', {}, 365 * 86_400);
+        await store.revokeAccessTokens({ user: 'alice' });
+        clock.advance(ACCESS_TTL * 1000 - 1);
+        assert.equal((await store.inspectToken(short.token))?.state, 'revoked');
+        clock.advance(1);
+        assert.equal(await store.inspectToken(short.token), null);
+        const renew = { consumerKey: CONSUMER, sessionHandle: short.sessionHandle, accessTtlSeconds: ACCESS_TTL };
+        assert.deepEqual(await store.renewAccessToken(short.token, renew), { ok: false, reason: 'unknown' });
+        clock.advance(TOMBSTONE_MAX_MS - ACCESS_TTL * 1000 - 1);
+        assert.equal((await store.inspectToken(long.token))?.state, 'revoked');
+        assert.equal(await store.getAccessToken(long.token), null);
+        assert.deepEqual(await store.listAccessTokens({ user: 'alice' }), []);
+        clock.advance(1);
+        assert.equal(await store.inspectToken(long.token), null);
+        assert.ok(TOMBSTONE_MAX_MS === 30 * DAY_MS);
+      });
+
+      it('a dead token is not revoked (nothing to keep)', async (t) => {
+        const clock = needsClock(t);
+        if (!clock) return;
+        const a = await issue('alice');
+        clock.advance(ACCESS_TTL * 1000);
+        assert.equal(await store.revokeAccessToken(a.handle), null);
+        assert.equal(await store.inspectToken(a.token), null);
       });
     });
 
