@@ -55,7 +55,8 @@ export function errorHandler(gw: Gateway) {
         return;
       }
       const e = err as { status?: number; expose?: boolean; message?: string };
-      if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) {
+      // 501: a request feature the gateway refuses on purpose (e.g. an unsupported transfer coding).
+      if (typeof e.status === 'number' && ((e.status >= 400 && e.status < 500) || e.status === 501) && e.expose) {
         ctx.status = e.status;
         ctx.type = 'text/plain';
         ctx.body = `${e.message ?? 'Bad request'}\n`;

@@ -80,6 +80,27 @@ export function checkSingleContentType(req: IncomingMessage): void {
   throw oauth ? OAuthProblem.rejected(['Content-Type'], detail) : new BadRequestHeaderError(detail);
 }
 
+/** A transfer coding the gateway cannot relay faithfully (RFC 9112 6.1: answer 501). */
+export class UnsupportedTransferCodingError extends Error {
+  readonly status = 501;
+  readonly expose = true;
+  constructor(coding: string) {
+    super(`Transfer-Encoding ${JSON.stringify(coding.slice(0, 100))} is not supported; send the body with chunked or Content-Length`);
+    this.name = 'UnsupportedTransferCodingError';
+  }
+}
+
+/**
+ * Node de-chunks the body and the gateway re-chunks it, so only plain `chunked` can be relayed:
+ * forwarding a coding list such as `gzip, chunked` or `identity, chunked` verbatim would tell AppB
+ * about codings the bytes no longer carry, and a backend that misreads the list could desync.
+ */
+export function checkTransferEncoding(req: IncomingMessage): void {
+  const te = req.headers['transfer-encoding'];
+  if (te === undefined) return;
+  if (te.trim().toLowerCase() !== 'chunked') throw new UnsupportedTransferCodingError(te);
+}
+
 /** IPv4 peers on a dual-stack socket appear as ::ffff:a.b.c.d. */
 export function peerAddress(req: IncomingMessage): string {
   const a = req.socket.remoteAddress ?? '';
@@ -119,6 +140,7 @@ export interface UpstreamHeaderOptions {
 export function upstreamHeaders(req: IncomingMessage, o: UpstreamHeaderOptions): OutgoingHttpHeaders {
   const { cfg } = o;
   checkSingleContentType(req);
+  checkTransferEncoding(req);
   const drop = new Set<string>([...HOP_BY_HOP, ...IDENTITY, 'host', 'content-length']);
   for (const name of connectionTokens(req.headersDistinct.connection)) drop.add(name);
   const identity = cfg.identity;

@@ -5,7 +5,7 @@ import type { Context } from 'koa';
 import type { Gateway } from '../gateway.js';
 import { BodyTooLargeError } from '../verify/steps.js';
 import { createForwarder, type Forwarder } from './forward.js';
-import { checkSingleContentType } from './headers.js';
+import { checkSingleContentType, checkTransferEncoding } from './headers.js';
 import { planForward } from './plan.js';
 
 const forwarders = new WeakMap<Gateway, Forwarder>();
@@ -30,6 +30,7 @@ export function proxyMiddleware(gw: Gateway) {
     const handedOn = ctx.state.dance?.handedOn === true;
     // Before any body is read or nonce spent: the gateway and AppB could act on different Content-Types.
     checkSingleContentType(ctx.req);
+    checkTransferEncoding(ctx.req);
     const plan = await planForward(gw, cfg, ctx.req, ctx.state.facts, { upgrade: false, handedOn }).catch((err: unknown) => {
       // The rest of an oversized body is never read: the connection cannot carry another request.
       if (err instanceof BodyTooLargeError) ctx.set('Connection', 'close');

@@ -175,8 +175,8 @@ function setFraming(headers: OutgoingHttpHeaders, req: IncomingMessage, body: Bu
   if (body !== undefined) {
     headers['content-length'] = String(body.length);
   } else if (bodyPresent) {
-    const te = req.headers['transfer-encoding'];
-    if (te !== undefined) headers['transfer-encoding'] = te;
+    // Only plain chunked gets here (checkTransferEncoding); AppB is told exactly what it receives.
+    if (req.headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = 'chunked';
     else headers['content-length'] = req.headers['content-length'];
   }
 }

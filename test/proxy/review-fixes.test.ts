@@ -268,3 +268,34 @@ describe('trusted-header user auth: the SSO header never travels next to a gatew
     assert.deepEqual(appb.header(appb.requests.at(-1)!, 'x-remote-user'), []);
   });
 });
+
+describe('transfer codings: only plain chunked is relayed, and AppB is told exactly that', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ identity: 'header', store: 'memory' });
+  });
+  after(() => h.close());
+
+  const chunked = (te: string, body: string) =>
+    `POST /rest/api/2/attachment HTTP/1.1\r\nHost: gateway.test\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: ${te}\r\nConnection: close\r\n\r\n` +
+    `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+
+  it('a coding list (gzip, chunked / identity, chunked) → 501, AppB gets nothing', async () => {
+    const before = h.appb.requests.length;
+    for (const te of ['gzip, chunked', 'identity, chunked', 'deflate,chunked']) {
+      const out = await rawExchange(h.url, chunked(te, 'payload'));
+      assert.match(out, /^HTTP\/1\.1 501 /, `${te}: ${out.slice(0, 200)}`);
+      assert.match(out, /Transfer-Encoding .* is not supported/);
+    }
+    assert.equal(h.appb.requests.length, before, 'AppB received nothing');
+  });
+
+  it('"Chunked" in another letter case is relayed as plain chunked with the body intact', async () => {
+    const out = await rawExchange(h.url, chunked('Chunked', 'binary-ish payload'));
+    assert.match(out, /^HTTP\/1\.1 200 /, out.slice(0, 300));
+    const seen = h.appb.requests.at(-1);
+    assert.ok(seen);
+    assert.equal(seen.bodyText, 'binary-ish payload');
+    assert.deepEqual(h.appb.header(seen, 'transfer-encoding'), ['chunked']);
+  });
+});
