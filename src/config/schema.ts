@@ -198,6 +198,8 @@ export const configSchema = z
          * OAuth parameters goes to AppB unparsed.
          */
         formParameterLimit: z.number().int().min(100).max(100_000).default(1000),
+        /** A body the gateway reads (form bodies, oauth_body_hash) that stalls this long → 408, connection closed. */
+        bodyIdleTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
       })
       .strict(),
     shutdown: z

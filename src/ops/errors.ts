@@ -58,6 +58,8 @@ export function errorHandler(gw: Gateway) {
       // 501: a request feature the gateway refuses on purpose (e.g. an unsupported transfer coding).
       if (typeof e.status === 'number' && ((e.status >= 400 && e.status < 500) || e.status === 501) && e.expose) {
         ctx.status = e.status;
+        // The rest of an unread body (too large, stalled) cannot be skipped: the connection ends here.
+        if (e.status === 408 || e.status === 413) ctx.set('Connection', 'close');
         ctx.type = 'text/plain';
         ctx.body = `${e.message ?? 'Bad request'}\n`;
         if (ctx.state.facts) ctx.state.facts.outcome = 'refused';

@@ -55,7 +55,7 @@ async function readRequest(ctx: Context, next: Next): Promise<void> {
   // Token responses carry secrets: never cached anywhere.
   ctx.set('Cache-Control', 'no-store');
   ctx.set('Pragma', 'no-cache');
-  s.view = await requestViewOf(ctx.req, s.cfg.config.server.formBodyLimitBytes, s.cfg.config.server.formParameterLimit);
+  s.view = await requestViewOf(ctx.req, s.cfg.config.server.formBodyLimitBytes, s.cfg.config.server.formParameterLimit, s.cfg.config.server.bodyIdleTimeoutMs);
   const params = readOAuthParams(s.view);
   if (params === null) throw OAuthProblem.absent(REQUIRED_ANY, 'not an OAuth request: no OAuth parameters in the header, query or form body');
   s.params = params;

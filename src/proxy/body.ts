@@ -1,7 +1,7 @@
 // Reading what a signature needs of a body (a form body, or one covered by oauth_body_hash),
 // at most server.formBodyLimitBytes; everything else streams.
 import type { IncomingMessage } from 'node:http';
-import { BodyTooLargeError, bufferedBodyOf } from '../verify/steps.js';
+import { BodyTimeoutError, BodyTooLargeError, DEFAULT_BODY_IDLE_MS, bufferedBodyOf } from '../verify/steps.js';
 
 /** The client stopped sending mid-body: nothing to forward (Koa's `expose` convention, never a 500). */
 export class IncompleteBodyError extends Error {
@@ -18,7 +18,7 @@ export class IncompleteBodyError extends Error {
  * request, it only stops reading, so the 413 still reaches the client (the caller closes the
  * connection after it). A body the dance routes already read is reused.
  */
-export function readBodyUpTo(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+export function readBodyUpTo(req: IncomingMessage, limitBytes: number, idleMs: number = DEFAULT_BODY_IDLE_MS): Promise<Buffer> {
   const cached = bufferedBodyOf(req);
   if (cached) return Promise.resolve(cached);
   const declared = Number(req.headers['content-length'] ?? NaN);
@@ -26,7 +26,18 @@ export function readBodyUpTo(req: IncomingMessage, limitBytes: number): Promise<
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let timer: NodeJS.Timeout | undefined;
+    // A client that stops sending mid-body must not hold the socket and the buffer forever.
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        cleanup();
+        req.pause();
+        reject(new BodyTimeoutError(idleMs));
+      }, idleMs);
+    };
     const cleanup = () => {
+      clearTimeout(timer);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
@@ -41,6 +52,7 @@ export function readBodyUpTo(req: IncomingMessage, limitBytes: number): Promise<
         return;
       }
       chunks.push(chunk);
+      arm();
     };
     const onEnd = () => {
       cleanup();
@@ -55,5 +67,6 @@ export function readBodyUpTo(req: IncomingMessage, limitBytes: number): Promise<
     req.on('end', onEnd);
     req.on('error', onError);
     req.on('aborted', onAborted);
+    arm();
   });
 }

@@ -3,7 +3,7 @@
 // unsigned traffic with only the gateway's header stripping.
 import type { Context } from 'koa';
 import type { Gateway } from '../gateway.js';
-import { BodyTooLargeError } from '../verify/steps.js';
+import { BodyTimeoutError, BodyTooLargeError } from '../verify/steps.js';
 import { createForwarder, type Forwarder } from './forward.js';
 import { checkSingleContentType, checkTransferEncoding } from './headers.js';
 import { planForward } from './plan.js';
@@ -33,7 +33,7 @@ export function proxyMiddleware(gw: Gateway) {
     checkTransferEncoding(ctx.req);
     const plan = await planForward(gw, cfg, ctx.req, ctx.state.facts, { upgrade: false, handedOn }).catch((err: unknown) => {
       // The rest of an oversized body is never read: the connection cannot carry another request.
-      if (err instanceof BodyTooLargeError) ctx.set('Connection', 'close');
+      if (err instanceof BodyTooLargeError || err instanceof BodyTimeoutError) ctx.set('Connection', 'close');
       throw err;
     });
     ctx.respond = false;

@@ -163,20 +163,60 @@ export function isFormContentType(contentType: string | undefined): boolean {
  * Reads the whole request body (at most `limitBytes`, else BodyTooLargeError) and keeps it with
  * the request, so that a second reader (bufferedBodyOf) gets the same bytes.
  */
-export async function readBufferedBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+/** The client stopped sending the body for longer than server.bodyIdleTimeoutMs: answered 408, connection closed. */
+export class BodyTimeoutError extends Error {
+  readonly status = 408;
+  readonly expose = true;
+  constructor(idleMs: number) {
+    super(`Request body stalled for more than ${idleMs} ms`);
+    this.name = 'BodyTimeoutError';
+  }
+}
+
+/** Default of server.bodyIdleTimeoutMs. */
+export const DEFAULT_BODY_IDLE_MS = 30_000;
+
+export async function readBufferedBody(req: IncomingMessage, limitBytes: number, idleMs: number = DEFAULT_BODY_IDLE_MS): Promise<Buffer> {
   const cached = bufferedBodies.get(req);
   if (cached) return cached;
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > limitBytes) throw new BodyTooLargeError(limitBytes);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limitBytes) throw new BodyTooLargeError(limitBytes);
-    chunks.push(buf);
-  }
-  const body = Buffer.concat(chunks);
+  const body = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (err: Error | null) => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+      if (err) {
+        // Stop reading; the error answer closes the connection (the rest of the body is never read).
+        req.pause();
+        reject(err);
+      } else resolve(Buffer.concat(chunks));
+    };
+    // A client that stops sending mid-body must not hold the socket and the buffer forever.
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => finish(new BodyTimeoutError(idleMs)), idleMs);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limitBytes) return finish(new BodyTooLargeError(limitBytes));
+      chunks.push(chunk);
+      arm();
+    };
+    const onEnd = () => finish(null);
+    const onError = (err: Error) => finish(err);
+    const onAborted = () => finish(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
+    arm();
+  });
   bufferedBodies.set(req, body);
   return body;
 }
@@ -192,7 +232,7 @@ export function bufferedBodyOf(req: IncomingMessage): Buffer | undefined {
  * (`POST http://host/p`, as a client using the gateway as its HTTP proxy sends) is verified over its path.
  * `parameterLimit`: server.formParameterLimit (collectParams' default of 1000 when omitted).
  */
-export async function requestViewOf(req: IncomingMessage, limitBytes: number, parameterLimit?: number): Promise<OAuthRequestView> {
+export async function requestViewOf(req: IncomingMessage, limitBytes: number, parameterLimit?: number, idleMs?: number): Promise<OAuthRequestView> {
   checkSingleContentType(req);
   const target = requestTargetOf(req.url);
   const view: OAuthRequestView = {
@@ -203,7 +243,7 @@ export async function requestViewOf(req: IncomingMessage, limitBytes: number, pa
     ...(parameterLimit !== undefined && { parameterLimit }),
   };
   if (isFormContentType(req.headers['content-type'])) {
-    view.formBody = (await readBufferedBody(req, limitBytes)).toString('utf8');
+    view.formBody = (await readBufferedBody(req, limitBytes, idleMs)).toString('utf8');
   }
   return view;
 }
