@@ -1,22 +1,9 @@
 // server.bodyIdleTimeoutMs: a body the gateway has to read (a form body) that stops arriving is
-// answered 408 and its connection closed, on the proxy and on the dance endpoints alike.
+// answered 408 and its connection closed, on the proxy and on the dance endpoints alike
+// (rawExchange sends the head and part of the body, then waits for the server to close).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { startHarness, send, type Harness } from './harness.js';
-
-/** Sends `head` and a part of the body, then keeps the socket open without sending more. */
-function stall(baseUrl: string, head: string, part: string): Promise<string> {
-  const u = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(u.port), u.hostname);
-    let out = '';
-    socket.on('data', (d: Buffer) => (out += d.toString('latin1')));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(out));
-    socket.write(head + part);
-  });
-}
+import { rawExchange, startHarness, send, type Harness } from './harness.js';
 
 const formHead = (path: string, length: number) =>
   `POST ${path} HTTP/1.1\r\nHost: gateway.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${length}\r\n\r\n`;
@@ -30,14 +17,14 @@ describe('server.bodyIdleTimeoutMs: stalled form bodies', () => {
 
   it('a form body that stops arriving at the proxy → 408, connection closed, AppB gets nothing', async () => {
     const before = h.appb.requests.length;
-    const out = await stall(h.url, formHead('/rest/api/2/issue', 100), 'summary=half');
+    const out = await rawExchange(h.url, `${formHead('/rest/api/2/issue', 100)}summary=half`);
     assert.match(out, /^HTTP\/1\.1 408 /, out.slice(0, 200));
     assert.match(out, /connection: close/i);
     assert.equal(h.appb.requests.length, before);
   });
 
   it('a form body that stops arriving at request-token → 408, connection closed', async () => {
-    const out = await stall(h.url, formHead('/plugins/servlet/oauth/request-token', 200), 'oauth_consumer_key=app-h');
+    const out = await rawExchange(h.url, `${formHead('/plugins/servlet/oauth/request-token', 200)}oauth_consumer_key=app-h`);
     assert.match(out, /^HTTP\/1\.1 408 /, out.slice(0, 200));
   });
 

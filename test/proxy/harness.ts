@@ -5,6 +5,7 @@ import { createHmac, createPrivateKey, generateKeyPairSync, sign as cryptoSign, 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import OAuth from 'oauth-1.0a';
 import { signRequest, type SignatureMethod } from '../../src/oauth1/index.js';
@@ -329,4 +330,17 @@ print(json.dumps({'status': resp.status_code, 'text': resp.text, 'wwwAuthenticat
 /** The form-encoded OAuth problem of a refusal: {oauth_problem, ...}. */
 export function problemOf(s: Sent): Record<string, string> {
   return Object.fromEntries(new URLSearchParams(s.text));
+}
+
+/** Sends raw bytes over one socket and resolves with everything read until the server closes it. */
+export function rawExchange(baseUrl: string, data: string): Promise<string> {
+  const u = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(u.port), u.hostname);
+    let out = '';
+    socket.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(out));
+    socket.write(data);
+  });
 }

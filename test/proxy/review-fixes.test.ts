@@ -10,24 +10,11 @@ import { createLogger } from '../../src/ops/logger.js';
 import { startGateway, type RunningGateway } from '../../src/serve.js';
 import { startTestAppB, type TestAppB } from '../helpers/appb.js';
 import { LINK_ID, rsaPair, runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
-import { APP_A_KEY, PUBLIC_BASE, problemOf, send, signWithGatewaySigner, startHarness, type Harness, type Sent } from './harness.js';
+import { APP_A_KEY, PUBLIC_BASE, problemOf, rawExchange, send, signWithGatewaySigner, startHarness, type Harness, type Sent } from './harness.js';
 
 function assertProblem(r: Sent, status: number, problem: string): void {
   assert.equal(r.status, status, r.text);
   assert.equal(problemOf(r).oauth_problem, problem, r.text);
-}
-
-/** Sends raw bytes over one socket and resolves with everything read until the server closes it. */
-function rawExchange(baseUrl: string, data: string): Promise<string> {
-  const u = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(u.port), u.hostname);
-    let out = '';
-    socket.on('data', (d: Buffer) => (out += d.toString('latin1')));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(out));
-    socket.write(data);
-  });
 }
 
 describe('2LOi requestor names: look-alikes of a denied user, invisible characters, case variants', () => {
