@@ -13,6 +13,11 @@ export function createPublicApp(gw: Gateway): Koa {
   app.proxy = false;
   app.silent = true;
   app.use(requestContext(gw));
+  // While shutting down, answers end their connection (proxied ones: see proxy/forward.ts).
+  app.use(async (ctx, next) => {
+    await next();
+    if (gw.shuttingDown && !ctx.res.headersSent) ctx.set('Connection', 'close');
+  });
   app.use(errorHandler(gw));
   app.use(providerRoutes(gw));
   app.use(proxyMiddleware(gw));

@@ -13,9 +13,13 @@ import { createMetrics } from './ops/metrics.js';
 import { storeFromConfig } from './ops/store.js';
 import type { TokenStore } from './store/types.js';
 import { forwarderOf } from './proxy/index.js';
+import { createProxyHandler, originFormPath } from './proxy/handler.js';
+import { PATHS } from './provider/paths.js';
 import { attachUpgradeHandler } from './proxy/upgrade.js';
 
 export { storeFromConfig };
+
+const DANCE_PATHS: ReadonlySet<string> = new Set(Object.values(PATHS));
 
 export interface StartOptions {
   cfg: RuntimeConfig;
@@ -91,18 +95,14 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
   storeRef = store;
   const gw = createGateway({ cfg: opts.cfg, store, log, metrics });
 
-  const publicApp = createPublicApp(gw);
-  const handle = publicApp.callback();
+  // Only the dance and page paths (and the rare target that is not origin-form) enter Koa;
+  // every other request takes the plain proxy handler.
+  const handleKoa = createPublicApp(gw).callback();
+  const handleProxy = createProxyHandler(gw);
   const publicServer = http.createServer((req, res) => {
-    // While shutting down, answers end their connection: keep-alive clients reconnect to a
-    // replica that is still in the Service instead of reusing a socket that is about to close.
-    // Decided when the head is written (the proxy sets its own Connection header before that).
-    const writeHead = res.writeHead;
-    res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
-      if (gw.shuttingDown) this.setHeader('Connection', 'close');
-      return (writeHead as (...a: unknown[]) => http.ServerResponse).apply(this, args);
-    } as typeof res.writeHead;
-    void handle(req, res);
+    const path = originFormPath(req.url);
+    if (path !== null && !DANCE_PATHS.has(path)) handleProxy(req, res);
+    else void handleKoa(req, res);
   });
   // Slow clients must not hold sockets forever; AppB's own timeout is upstream.timeoutMs.
   publicServer.headersTimeout = 60_000;

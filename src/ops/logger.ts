@@ -7,6 +7,16 @@ export type { Logger };
 
 export const REDACTED = '[redacted]';
 
+/**
+ * Marks a logged object built only from fields that are safe by construction (the per-request
+ * line): the logger writes it without its deep scrub. Every other object is scrubbed.
+ */
+export const SAFE_LOG_LINE = Symbol('applink.safeLogLine');
+
+function isSafeLine(obj: unknown): boolean {
+  return typeof obj === 'object' && obj !== null && (obj as Record<symbol, unknown>)[SAFE_LOG_LINE] === true;
+}
+
 // Compared lower-cased with '-' and '_' removed, so `Set-Cookie`, `oauth_token_secret` and
 // `tokenSecret` all match. A token *handle* is not secret (DESIGN.md section 6) and stays.
 const SENSITIVE_KEYS = new Set([
@@ -91,7 +101,7 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: {
         level: (label) => ({ level: label }),
-        log: (obj) => scrub(obj) as Record<string, unknown>,
+        log: (obj) => (isSafeLine(obj) ? obj : (scrub(obj) as Record<string, unknown>)),
       },
       // scrub() already made errors plain objects; pino's own err serializer would relabel them "Object".
       serializers: { err: (err: unknown) => err },
@@ -99,6 +109,7 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
         // formatters.log sees only the logged object: the message, its format arguments and the
         // message pino takes from a lone Error are scrubbed here.
         logMethod(args, method) {
+          if (isSafeLine(args[0])) return method.apply(this, args);
           const [first, ...rest] = args as unknown[];
           const out = [typeof first === 'string' ? scrubText(first) : first, ...rest.map((a) => scrub(a))];
           if (first instanceof Error && typeof rest[0] !== 'string') out.splice(1, 0, scrubText(first.message));

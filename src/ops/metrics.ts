@@ -24,6 +24,38 @@ export interface Metrics {
   configLoadedTimestamp: Gauge;
   storeErrors: Counter;
   storeUp: Gauge;
+  /** Hot-path forms of requests.inc / refusals.inc / upstreamDuration.observe: one cached series per label set. */
+  countRequest(flow: string, outcome: string): void;
+  countRefusal(problem: string, link: string): void;
+  observeUpstream(flow: string, seconds: number): void;
+}
+
+/**
+ * Counts by label set in a plain map, handed to prom-client when the registry is collected (a
+ * scrape, or the cluster primary asking a worker): an increment on the request path is one map
+ * lookup, not prom-client's label validation and hashing.
+ */
+function countedSeries<L extends string>(counter: Counter<L>, labelNames: readonly L[]): (...values: string[]) => void {
+  const series = new Map<string, { labels: Record<string, string>; value: number; synced: number }>();
+  (counter as unknown as { collect?: () => void }).collect = () => {
+    for (const s of series.values()) {
+      if (s.value > s.synced) {
+        counter.inc(s.labels as Partial<Record<L, string>>, s.value - s.synced);
+        s.synced = s.value;
+      }
+    }
+  };
+  return (...values: string[]) => {
+    const key = values.length === 1 ? (values[0] as string) : values.join('\u0000');
+    let s = series.get(key);
+    if (s === undefined) {
+      const labels: Record<string, string> = {};
+      labelNames.forEach((name, i) => (labels[name] = values[i] ?? ''));
+      s = { labels, value: 0, synced: 0 };
+      series.set(key, s);
+    }
+    s.value++;
+  };
 }
 
 export interface MetricsOptions {
@@ -36,7 +68,7 @@ export interface MetricsOptions {
 export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
-  const m: Metrics = {
+  const m = {
     registry,
     requests: new Counter({ name: 'applink_requests_total', help: 'Requests by flow and outcome', labelNames: ['flow', 'outcome'], registers: [registry] }),
     refusals: new Counter({ name: 'applink_oauth_refusals_total', help: 'OAuth refusals by oauth_problem and link', labelNames: ['problem', 'link'], registers: [registry] }),
@@ -62,6 +94,14 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
         if (opts.storeHealthy) this.set(opts.storeHealthy() ? 1 : 0);
       },
     }),
+  } as Metrics;
+  m.countRequest = countedSeries(m.requests, ['flow', 'outcome']);
+  m.countRefusal = countedSeries(m.refusals, ['problem', 'link']);
+  const upstreamLabels = new Map<string, { flow: string }>();
+  m.observeUpstream = (flow, seconds) => {
+    let labels = upstreamLabels.get(flow);
+    if (labels === undefined) upstreamLabels.set(flow, (labels = { flow }));
+    m.upstreamDuration.observe(labels, seconds);
   };
   m.configLastReloadSuccess.set(1);
   m.configLoadedTimestamp.set(Date.now() / 1000);

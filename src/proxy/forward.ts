@@ -78,8 +78,10 @@ const FREE_SOCKET_TIMEOUT_MS = 4000;
 // Visible ASCII, space and tab: what a reason phrase may be when passed on (RFC 9112 4 allows obs-text; Node and clients vary).
 const SAFE_REASON = /^[\t\x20-\x7e]*$/;
 
-function plainError(res: http.ServerResponse, status: number, message: string): void {
+function plainError(res: http.ServerResponse, status: number, message: string, closing: boolean): void {
   res.statusCode = status;
+  if (closing) res.setHeader('Connection', 'close');
+  res.setHeader('Content-Length', Buffer.byteLength(message) + 1);
   res.setHeader('Content-Type', 'text/plain; charset=utf-8');
   res.setHeader('Cache-Control', 'no-store');
   res.end(`${message}\n`);
@@ -134,7 +136,7 @@ export function createForwarder(gw: Gateway): Forwarder {
 
     return new Promise<void>((resolve) => {
       res.once('close', () => resolve());
-      const observe = () => gw.metrics.upstreamDuration.observe({ flow: plan.flow }, Number(process.hrtime.bigint() - started) / 1e9);
+      const observe = () => gw.metrics.observeUpstream(plan.flow, Number(process.hrtime.bigint() - started) / 1e9);
 
       inflight.set(req, {
         onProxyReq(proxyReq) {
@@ -153,7 +155,7 @@ export function createForwarder(gw: Gateway): Forwarder {
               "AppB refused the gateway's re-signed request (check AppB's incoming link for the gateway)",
             );
             facts.outcome = 'upstream_error';
-            plainError(res, 502, "AppB refused the gateway's credentials for this request. The request was verified by the gateway; this is a configuration problem between the gateway and AppB, not a problem with your token.");
+            plainError(res, 502, "AppB refused the gateway's credentials for this request. The request was verified by the gateway; this is a configuration problem between the gateway and AppB, not a problem with your token.", gw.shuttingDown);
             return;
           }
           const bad = (why: string) => {
@@ -161,7 +163,7 @@ export function createForwarder(gw: Gateway): Forwarder {
             for (const name of res.getHeaderNames()) if (name !== 'x-request-id') res.removeHeader(name);
             gw.log.warn({ requestId: facts.requestId, upstreamStatus: status, reason: why }, 'AppB sent a response the gateway cannot pass on');
             facts.outcome = 'upstream_error';
-            plainError(res, 502, `AppB sent a response the gateway cannot pass on (${why}).`);
+            plainError(res, 502, `AppB sent a response the gateway cannot pass on (${why}).`, gw.shuttingDown);
           };
           // Node's client parser takes any three digits; writeHead throws on some, and a throw here is uncaught (an event handler).
           if (!Number.isInteger(status) || status < 100 || status > 599) {
@@ -172,6 +174,9 @@ export function createForwarder(gw: Gateway): Forwarder {
             for (const { name, values } of downstreamHeaders(proxyRes.rawHeaders, proxyRes.headers.connection).values()) {
               res.setHeader(name, values.length === 1 ? (values[0] as string) : values);
             }
+            // While shutting down, answers end their connection: keep-alive clients reconnect to a
+            // replica that is still in the Service instead of reusing a socket that is about to close.
+            if (gw.shuttingDown) res.setHeader('Connection', 'close');
             // A reason phrase Node would refuse (e.g. DEL) is replaced by the standard one.
             const reason = proxyRes.statusMessage;
             if (reason !== undefined && SAFE_REASON.test(reason)) res.writeHead(status, reason);
@@ -196,10 +201,10 @@ export function createForwarder(gw: Gateway): Forwarder {
         if (err instanceof UpstreamTimeoutError) {
           observe();
           gw.log.warn({ requestId: facts.requestId, timeoutMs }, 'AppB timed out');
-          plainError(res, 504, `AppB did not answer within ${timeoutMs} ms.`);
+          plainError(res, 504, `AppB did not answer within ${timeoutMs} ms.`, gw.shuttingDown);
         } else {
           gw.log.warn({ requestId: facts.requestId, err: (err as NodeJS.ErrnoException).code ?? err.message }, 'AppB unreachable');
-          plainError(res, 502, `AppB could not be reached (${(err as NodeJS.ErrnoException).code ?? 'connection failed'}).`);
+          plainError(res, 502, `AppB could not be reached (${(err as NodeJS.ErrnoException).code ?? 'connection failed'}).`, gw.shuttingDown);
         }
       };
       try {

@@ -4,41 +4,9 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { RuntimeConfig } from '../config/load.js';
 import { OAuthProblem } from '../oauth1/index.js';
+import { HOP_BY_HOP, canonicalHeaderName, compiledOf, forwardedUrlOf, type ForwardedUrl } from './compiled.js';
 
-// RFC 9110 7.6.1 and the usual non-standard ones; `expect` because Node already answered 100-continue.
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'expect',
-  'http2-settings',
-]);
-
-// Set by the gateway alone; a client copy is removed from every request, signed or not.
-const IDENTITY = [
-  'x-forwarded-user',
-  'x-applink-gateway-signature',
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-  'x-forwarded-port',
-  'x-forwarded-prefix',
-  'x-forwarded-server',
-  'forwarded',
-  'x-real-ip',
-  'x-request-id',
-];
-
-/** Lower-case, `_` as `-`: X_Forwarded_User and x-forwarded-user are one header to a CGI-style backend. */
-export function canonicalHeaderName(name: string): string {
-  return name.toLowerCase().replaceAll('_', '-');
-}
+export { canonicalHeaderName, forwardedUrlOf, type ForwardedUrl };
 
 function connectionTokens(values: string[] | undefined): Set<string> {
   const names = new Set<string>();
@@ -107,19 +75,6 @@ export function peerAddress(req: IncomingMessage): string {
   return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a)?.[1] ?? a;
 }
 
-/** What AppB is told about the URL it was reached at. */
-export interface ForwardedUrl {
-  proto: string;
-  /** host[:port], the port only when not the scheme's default (as in a Host header). */
-  host: string;
-  port: string;
-}
-
-export function forwardedUrlOf(url: URL): ForwardedUrl {
-  const proto = url.protocol.replace(/:$/, '');
-  return { proto, host: url.host, port: url.port !== '' ? url.port : proto === 'https' ? '443' : '80' };
-}
-
 export interface UpstreamHeaderOptions {
   cfg: RuntimeConfig;
   /** The peer is in server.trustedProxies: its X-Forwarded-* are believed. */
@@ -141,28 +96,28 @@ export function upstreamHeaders(req: IncomingMessage, o: UpstreamHeaderOptions):
   const { cfg } = o;
   checkSingleContentType(req);
   checkTransferEncoding(req);
-  const drop = new Set<string>([...HOP_BY_HOP, ...IDENTITY, 'host', 'content-length']);
-  for (const name of connectionTokens(req.headersDistinct.connection)) drop.add(name);
+  const compiled = compiledOf(cfg);
   const identity = cfg.identity;
-  if (identity.mode === 'header') drop.add(canonicalHeaderName(identity.userHeader));
+  // The per-configuration drop-set, plus what this request adds: names listed in its Connection header,
+  // AppA's Authorization when it is not kept, and the trusted-header SSO header from an untrusted peer.
+  const drop = o.withIdentity ? compiled.dropWithIdentity : compiled.dropUnsigned;
+  let dropAlso: Set<string> | null = null;
+  const connection = req.headersDistinct.connection;
+  if (connection !== undefined) dropAlso = connectionTokens(connection);
+  if (!o.keepAuthorization) (dropAlso ??= new Set()).add('authorization');
   // The SSO header of trusted-header user auth is believed from its proxies only, so AppB gets no
   // forged copy; with an identity the gateway's credentials alone name the user, so it goes then too.
-  if (cfg.config.userAuth.mode === 'trusted-header' && (o.withIdentity || !cfg.trustedUserSources?.contains(req.socket.remoteAddress))) {
-    drop.add(canonicalHeaderName(cfg.config.userAuth.header));
+  if (!o.withIdentity && cfg.config.userAuth.mode === 'trusted-header' && !cfg.trustedUserSources?.contains(req.socket.remoteAddress)) {
+    (dropAlso ??= new Set()).add(canonicalHeaderName(cfg.config.userAuth.header));
   }
-  // With an identity, the gateway's credentials alone name the user: AppA's header and any session cookie go.
-  if (o.withIdentity) {
-    drop.add('authorization');
-    drop.add('cookie');
-  }
-  if (!o.keepAuthorization) drop.add('authorization');
 
   const out: OutgoingHttpHeaders = {};
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase();
+    const canonical = name.includes('_') ? name.replaceAll('_', '-') : name;
+    if (drop.has(canonical) || (dropAlso !== null && dropAlso.has(canonical))) continue;
     const value = raw[i + 1] as string;
-    if (drop.has(canonicalHeaderName(name))) continue;
     // In jwt mode a client's Bearer token could be a replayed gateway JWT: the gateway owns that scheme.
     if (name === 'authorization' && identity.mode === 'jwt' && /^\s*bearer\b/i.test(value)) continue;
     const prev = out[name];
@@ -193,8 +148,9 @@ export function upstreamHeaders(req: IncomingMessage, o: UpstreamHeaderOptions):
  * says, else the public URL the client used (pass-through signatures were made over it).
  */
 function forwardedUrl(req: IncomingMessage, o: UpstreamHeaderOptions): ForwardedUrl {
-  if (o.withIdentity) return forwardedUrlOf(o.cfg.signatureBaseUrl);
-  const pub = forwardedUrlOf(o.cfg.publicBaseUrl);
+  const compiled = compiledOf(o.cfg);
+  if (o.withIdentity) return compiled.forwardedSignature;
+  const pub = compiled.forwardedPublic;
   if (!o.trustedPeer) return pub;
   const first = (name: string): string | undefined => req.headersDistinct[name]?.[0]?.split(',')[0]?.trim() || undefined;
   const proto = first('x-forwarded-proto');

@@ -118,17 +118,8 @@ export async function planForward(
         principal.link.id,
       )
     ).path;
-    gw.audit('impersonation', {
-      requestId: facts.requestId,
-      flow: principal.flow,
-      link: principal.link.id,
-      consumerKey: principal.consumerKey,
-      user: principal.user,
-      tokenHandle: principal.tokenHandle,
-      method,
-      path: target.rawPath,
-      identityMode: cfg.identity.mode,
-    });
+    // The request line written when it ends carries the impersonation audit event (flow, link, user, token handle).
+    facts.impersonation = { identityMode: cfg.identity.mode };
   } else {
     path = prefix + target.rawPath + (query.query !== '' || keepBareQuestionMark ? `?${query.query}` : '');
   }
