@@ -112,21 +112,6 @@ function readAuthorization(authorization: string | string[] | undefined): Parsed
 }
 
 /**
- * More parameters than the limit: parameter_rejected for an OAuth request (the signature work
- * grows with them); for any other request true, so it is left alone without being parsed.
- */
-function tooManyParameters(parts: RequestParts, header: ParsedAuthorization | null): boolean {
-  const limit = parts.parameterLimit ?? DEFAULT_PARAMETER_LIMIT;
-  const query = scanForm(parts.rawQuery);
-  const body = parts.formBody === undefined ? { count: 0, oauth: false } : scanForm(parts.formBody);
-  if (query.count + body.count <= limit) return false;
-  if (header !== null || query.oauth || body.oauth) {
-    throw new OAuthProblem('parameter_rejected', { detail: `more than ${limit} parameters in the query and form body` });
-  }
-  return true;
-}
-
-/**
  * Finds the OAuth parameters of a request. Returns null when the request is not an OAuth
  * request at all (no OAuth Authorization header and no oauth_* in query or form body).
  * Throws parameter_rejected for duplicates, for oauth_* in more than one place, for more
@@ -135,7 +120,17 @@ function tooManyParameters(parts: RequestParts, header: ParsedAuthorization | nu
  */
 export function collectParams(parts: RequestParts): CollectedParams | null {
   const header = readAuthorization(parts.authorization);
-  if (tooManyParameters(parts, header)) return null;
+  // One pass that decodes nothing: counts the parameters and says whether any name may be oauth_*.
+  const queryScan = scanForm(parts.rawQuery);
+  const bodyScan = parts.formBody === undefined ? { count: 0, oauth: false } : scanForm(parts.formBody);
+  const maybeOAuth = header !== null || queryScan.oauth || bodyScan.oauth;
+  // Browser traffic: no OAuth header and no name that could be oauth_* (the scan's test is a superset of carriesOAuth's).
+  if (!maybeOAuth) return null;
+  const limit = parts.parameterLimit ?? DEFAULT_PARAMETER_LIMIT;
+  // The signature work grows with the parameters of an OAuth request.
+  if (queryScan.count + bodyScan.count > limit) {
+    throw new OAuthProblem('parameter_rejected', { detail: `more than ${limit} parameters in the query and form body` });
+  }
   const query = readForm(parts.rawQuery);
   const body = parts.formBody === undefined ? { pairs: [], malformed: [] } : readForm(parts.formBody);
 

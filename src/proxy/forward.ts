@@ -4,12 +4,12 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
-import { Readable, pipeline } from 'node:stream';
+import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { Gateway } from '../gateway.js';
 import type { Flow } from '../ops/metrics.js';
 import type { RequestFacts } from '../ops/request-context.js';
-import { downstreamHeaders } from './headers.js';
+import { downstreamHeaderList } from './headers.js';
 
 // http-proxy rebuilds the path with url.parse and collapses '//' (it would send '/a/b' for
 // '/a//b', and '\' as '/'); the agent puts back the exact request-target the gateway signed,
@@ -78,8 +78,9 @@ const FREE_SOCKET_TIMEOUT_MS = 4000;
 // Visible ASCII, space and tab: what a reason phrase may be when passed on (RFC 9112 4 allows obs-text; Node and clients vary).
 const SAFE_REASON = /^[\t\x20-\x7e]*$/;
 
-function plainError(res: http.ServerResponse, status: number, message: string, closing: boolean): void {
+function plainError(res: http.ServerResponse, status: number, message: string, closing: boolean, requestId: string): void {
   res.statusCode = status;
+  res.setHeader('X-Request-Id', requestId);
   if (closing) res.setHeader('Connection', 'close');
   res.setHeader('Content-Length', Buffer.byteLength(message) + 1);
   res.setHeader('Content-Type', 'text/plain; charset=utf-8');
@@ -103,6 +104,22 @@ function proxyTarget(upstream: URL): httpProxy.ProxyTargetUrl {
   const hostname = upstream.hostname.replace(/^\[|\]$/g, '');
   const port = upstream.port || (upstream.protocol === 'https:' ? '443' : '80');
   return { protocol: upstream.protocol, host: hostname, hostname, port } as unknown as httpProxy.ProxyTargetUrl;
+}
+
+/**
+ * AppB's response body to the client. A body cut short on either side ends the other: the client
+ * gets a truncated response (never a hang), and AppB's connection is dropped rather than pooled
+ * with unread bytes. (stream.pipeline does the same at the price of an AbortController per call.)
+ */
+function relay(proxyRes: http.IncomingMessage, res: http.ServerResponse): void {
+  proxyRes.on('error', () => undefined);
+  proxyRes.once('close', () => {
+    if (!proxyRes.complete) res.destroy();
+  });
+  res.once('close', () => {
+    if (!proxyRes.complete) proxyRes.destroy();
+  });
+  proxyRes.pipe(res);
 }
 
 export function createForwarder(gw: Gateway): Forwarder {
@@ -155,7 +172,7 @@ export function createForwarder(gw: Gateway): Forwarder {
               "AppB refused the gateway's re-signed request (check AppB's incoming link for the gateway)",
             );
             facts.outcome = 'upstream_error';
-            plainError(res, 502, "AppB refused the gateway's credentials for this request. The request was verified by the gateway; this is a configuration problem between the gateway and AppB, not a problem with your token.", gw.shuttingDown);
+            plainError(res, 502, "AppB refused the gateway's credentials for this request. The request was verified by the gateway; this is a configuration problem between the gateway and AppB, not a problem with your token.", gw.shuttingDown, facts.requestId);
             return;
           }
           const bad = (why: string) => {
@@ -163,7 +180,7 @@ export function createForwarder(gw: Gateway): Forwarder {
             for (const name of res.getHeaderNames()) if (name !== 'x-request-id') res.removeHeader(name);
             gw.log.warn({ requestId: facts.requestId, upstreamStatus: status, reason: why }, 'AppB sent a response the gateway cannot pass on');
             facts.outcome = 'upstream_error';
-            plainError(res, 502, `AppB sent a response the gateway cannot pass on (${why}).`, gw.shuttingDown);
+            plainError(res, 502, `AppB sent a response the gateway cannot pass on (${why}).`, gw.shuttingDown, facts.requestId);
           };
           // Node's client parser takes any three digits; writeHead throws on some, and a throw here is uncaught (an event handler).
           if (!Number.isInteger(status) || status < 100 || status > 599) {
@@ -171,22 +188,22 @@ export function createForwarder(gw: Gateway): Forwarder {
             return;
           }
           try {
-            for (const { name, values } of downstreamHeaders(proxyRes.rawHeaders, proxyRes.headers.connection).values()) {
-              res.setHeader(name, values.length === 1 ? (values[0] as string) : values);
-            }
+            // One flat [name, value, ...] list: writeHead takes it as is, with no per-header setHeader.
+            const head = downstreamHeaderList(proxyRes.rawHeaders, proxyRes.headers.connection);
+            // AppB's own X-Request-Id wins, as any response header it sets would.
+            if (proxyRes.headers['x-request-id'] === undefined) head.push('X-Request-Id', facts.requestId);
             // While shutting down, answers end their connection: keep-alive clients reconnect to a
             // replica that is still in the Service instead of reusing a socket that is about to close.
-            if (gw.shuttingDown) res.setHeader('Connection', 'close');
+            if (gw.shuttingDown) head.push('Connection', 'close');
             // A reason phrase Node would refuse (e.g. DEL) is replaced by the standard one.
             const reason = proxyRes.statusMessage;
-            if (reason !== undefined && SAFE_REASON.test(reason)) res.writeHead(status, reason);
-            else res.writeHead(status);
+            if (reason !== undefined && SAFE_REASON.test(reason)) res.writeHead(status, reason, head);
+            else res.writeHead(status, head);
           } catch (err) {
             bad((err as NodeJS.ErrnoException).code ?? 'invalid response head');
             return;
           }
-          // pipeline destroys the client response when AppB's stream fails midway (a truncated body, never a hang).
-          pipeline(proxyRes, res, () => undefined);
+          relay(proxyRes, res);
         },
       });
 
@@ -201,10 +218,10 @@ export function createForwarder(gw: Gateway): Forwarder {
         if (err instanceof UpstreamTimeoutError) {
           observe();
           gw.log.warn({ requestId: facts.requestId, timeoutMs }, 'AppB timed out');
-          plainError(res, 504, `AppB did not answer within ${timeoutMs} ms.`, gw.shuttingDown);
+          plainError(res, 504, `AppB did not answer within ${timeoutMs} ms.`, gw.shuttingDown, facts.requestId);
         } else {
           gw.log.warn({ requestId: facts.requestId, err: (err as NodeJS.ErrnoException).code ?? err.message }, 'AppB unreachable');
-          plainError(res, 502, `AppB could not be reached (${(err as NodeJS.ErrnoException).code ?? 'connection failed'}).`, gw.shuttingDown);
+          plainError(res, 502, `AppB could not be reached (${(err as NodeJS.ErrnoException).code ?? 'connection failed'}).`, gw.shuttingDown, facts.requestId);
         }
       };
       try {

@@ -24,8 +24,9 @@ export function originFormPath(url: string | undefined): string | null {
 }
 
 /** Writes a whole answer to a response nothing has been written to (HEAD: headers only). */
-function answer(req: IncomingMessage, res: ServerResponse, status: number, headers: Record<string, string>, body: string, closing: boolean): void {
+function answer(req: IncomingMessage, res: ServerResponse, status: number, headers: Record<string, string>, body: string, closing: boolean, requestId: string): void {
   res.statusCode = status;
+  res.setHeader('X-Request-Id', requestId);
   if (closing) res.setHeader('Connection', 'close');
   for (const name in headers) res.setHeader(name, headers[name] as string);
   res.setHeader('Content-Length', Buffer.byteLength(body));
@@ -52,14 +53,14 @@ export function answerProxyError(gw: Gateway, req: IncomingMessage, res: ServerR
     facts.problem = err.problem;
     facts.outcome = 'refused';
     if (gw.log.isLevelEnabled('debug')) gw.log.debug({ requestId: facts.requestId, problem: err.problem, detail: err.message }, 'oauth refusal');
-    answer(req, res, err.status, { 'WWW-Authenticate': wwwAuthenticate(compiledOf(gw.cfg()).realm, err), 'Cache-Control': 'no-store', 'Content-Type': 'application/x-www-form-urlencoded' }, problemBody(err), gw.shuttingDown);
+    answer(req, res, err.status, { 'WWW-Authenticate': wwwAuthenticate(compiledOf(gw.cfg()).realm, err), 'Cache-Control': 'no-store', 'Content-Type': 'application/x-www-form-urlencoded' }, problemBody(err), gw.shuttingDown, facts.requestId);
     return;
   }
   if (err instanceof StoreUnavailableError) {
     facts.outcome = 'store_unavailable';
     gw.log.warn({ requestId: facts.requestId, err: err.message }, 'token store unavailable');
     gw.metrics.storeErrors.inc();
-    answer(req, res, 503, { 'Retry-After': '2', 'Cache-Control': 'no-store', 'Content-Type': 'text/plain; charset=utf-8' }, 'The gateway cannot reach its token store right now; try again shortly.\n', gw.shuttingDown);
+    answer(req, res, 503, { 'Retry-After': '2', 'Cache-Control': 'no-store', 'Content-Type': 'text/plain; charset=utf-8' }, 'The gateway cannot reach its token store right now; try again shortly.\n', gw.shuttingDown, facts.requestId);
     return;
   }
   const e = err as { status?: number; expose?: boolean; message?: string };
@@ -68,12 +69,12 @@ export function answerProxyError(gw: Gateway, req: IncomingMessage, res: ServerR
     facts.outcome = 'refused';
     // The rest of an unread body (too large, stalled) cannot be skipped: the connection ends here.
     if (e.status === 408 || e.status === 413) res.setHeader('Connection', 'close');
-    answer(req, res, e.status, { 'Content-Type': 'text/plain; charset=utf-8' }, `${e.message ?? 'Bad request'}\n`, gw.shuttingDown);
+    answer(req, res, e.status, { 'Content-Type': 'text/plain; charset=utf-8' }, `${e.message ?? 'Bad request'}\n`, gw.shuttingDown, facts.requestId);
     return;
   }
   facts.outcome = 'error';
   gw.log.error({ requestId: facts.requestId, err }, 'unhandled error');
-  answer(req, res, 500, { 'Content-Type': 'text/plain; charset=utf-8' }, 'Internal error\n', gw.shuttingDown);
+  answer(req, res, 500, { 'Content-Type': 'text/plain; charset=utf-8' }, 'Internal error\n', gw.shuttingDown, facts.requestId);
 }
 
 /** The plain request handler of the proxy path: verify, re-sign, forward; one log line when the socket is done. */
@@ -93,7 +94,6 @@ export function createProxyHandler(gw: Gateway): (req: IncomingMessage, res: Ser
   return function proxyRequest(req: IncomingMessage, res: ServerResponse): void {
     const startedNs = process.hrtime.bigint();
     const facts: RequestFacts = { requestId: requestIdOf(req) };
-    res.setHeader('X-Request-Id', facts.requestId);
     // Logged when the socket is done with the response, proxied or refused.
     res.once('close', () => {
       if (facts.outcome === undefined && clientAborted(req)) facts.outcome = 'aborted';

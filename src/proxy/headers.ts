@@ -176,3 +176,16 @@ export function downstreamHeaders(rawHeaders: string[], connection: string | und
   }
   return out;
 }
+
+/** Response headers of AppB without hop-by-hop ones, as the flat [name, value, ...] list writeHead takes. */
+export function downstreamHeaderList(rawHeaders: string[], connection: string | undefined): string[] {
+  const named = connection === undefined ? null : connectionTokens([connection]);
+  const out: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (named !== null && named.has(lower))) continue;
+    out.push(name, rawHeaders[i + 1] as string);
+  }
+  return out;
+}
