@@ -51,12 +51,26 @@ export function normalizeBaseUri(url: string): string {
   return origin + (path === '' ? '/' : path);
 }
 
+// The base URLs come from configuration (publicBaseUrl, signatureBaseUrl): parsed once each, not per request.
+const configuredBases = new Map<string, BaseUri>();
+
+function configuredBase(url: string): BaseUri {
+  let base = configuredBases.get(url);
+  if (base === undefined) {
+    base = parseBaseUri(url);
+    // Reloads may bring new URLs; a handful is all a process ever sees.
+    if (configuredBases.size >= 16) configuredBases.clear();
+    configuredBases.set(url, base);
+  }
+  return base;
+}
+
 /**
  * Base string URI of a request received at `rawPath` (raw request-target path, no query) behind
  * `publicBaseUrl` (from config, never from the Host header), which may carry a context path.
  */
 export function baseStringUri(publicBaseUrl: string, rawPath: string): string {
-  const base = parseBaseUri(publicBaseUrl);
+  const base = configuredBase(publicBaseUrl);
   // A query cannot be part of the path; cut it defensively rather than sign it twice.
   const path = rawPath.split(/[?#]/, 1)[0]?.replaceAll(' ', '%20') ?? '';
   const joined = base.path.replace(/\/+$/, '') + (path.startsWith('/') ? path : `/${path}`);

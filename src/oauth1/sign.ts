@@ -50,7 +50,18 @@ export async function signRequest(input: SignRequestInput): Promise<SignedReques
   const clash = [...queryPairs, ...bodyPairs].find(([name]) => name.startsWith('oauth_'));
   // Our own verifier (and Atlassian's) refuses oauth_* in two places.
   if (clash) throw new Error(`${clash[0]} in the URL or body: OAuth parameters go in the Authorization header only`);
+  return signParsed({ ...input, baseUri: normalizeBaseUri(input.url), pairs: [...queryPairs, ...bodyPairs] });
+}
 
+export interface SignParsedInput extends Omit<SignRequestInput, 'url' | 'bodyPairs'> {
+  /** The base string URI, already normalized (RFC 5849 §3.4.1.2). */
+  baseUri: string;
+  /** Decoded query and form body pairs as the server will see them, none of them oauth_*. */
+  pairs: Array<[string, string]>;
+}
+
+/** signRequest for a caller that already holds the normalized URI and the decoded pairs (re-signing). */
+export async function signParsed(input: SignParsedInput): Promise<SignedRequest> {
   const oauthParams: Record<string, string> = {
     oauth_consumer_key: input.consumerKey,
     ...(input.token !== undefined && { oauth_token: input.token }),
@@ -64,7 +75,7 @@ export async function signRequest(input: SignRequestInput): Promise<SignedReques
     oauthParams[name] = value;
   }
 
-  const baseString = signatureBaseString(input.method, normalizeBaseUri(input.url), [...queryPairs, ...bodyPairs, ...Object.entries(oauthParams)]);
+  const baseString = signatureBaseString(input.method, input.baseUri, [...input.pairs, ...Object.entries(oauthParams)]);
   const tokenSecret = input.tokenSecret ?? '';
   switch (input.signatureMethod) {
     case 'HMAC-SHA1':

@@ -9,6 +9,7 @@ import httpProxy from 'http-proxy';
 import type { Gateway } from '../gateway.js';
 import type { Flow } from '../ops/metrics.js';
 import type { RequestFacts } from '../ops/request-context.js';
+import type { UpstreamTarget } from './compiled.js';
 import { downstreamHeaderList } from './headers.js';
 
 // http-proxy rebuilds the path with url.parse and collapses '//' (it would send '/a/b' for
@@ -54,8 +55,8 @@ export interface ForwardPlan {
   body?: Buffer;
   /** The gateway set an identity: AppB's OAuth refusal must not reach AppA as such. */
   identity: boolean;
-  /** upstream.url and upstream.timeoutMs of the configuration the request was verified with. */
-  upstream: URL;
+  /** upstream.url (compiled as http-proxy's target) and upstream.timeoutMs of the configuration the request was verified with. */
+  upstream: UpstreamTarget;
   timeoutMs: number;
   linkId?: string;
   facts: RequestFacts;
@@ -97,13 +98,6 @@ function upstreamProblem(header: string | string[] | undefined): string | undefi
 function isOAuthChallenge(header: string | string[] | undefined): boolean {
   const values = header === undefined ? [] : Array.isArray(header) ? header : [header];
   return values.some((v) => /^\s*oauth(\s|$)/i.test(v));
-}
-
-/** http-proxy's target from upstream.url: host without IPv6 brackets, explicit port; its path is in the exact path. */
-function proxyTarget(upstream: URL): httpProxy.ProxyTargetUrl {
-  const hostname = upstream.hostname.replace(/^\[|\]$/g, '');
-  const port = upstream.port || (upstream.protocol === 'https:' ? '443' : '80');
-  return { protocol: upstream.protocol, host: hostname, hostname, port } as unknown as httpProxy.ProxyTargetUrl;
 }
 
 /**
@@ -229,7 +223,7 @@ export function createForwarder(gw: Gateway): Forwarder {
           req,
           res,
           {
-            target: proxyTarget(upstream),
+            target: upstream as unknown as httpProxy.ProxyTargetUrl,
             agent: upstream.protocol === 'https:' ? agents.https : agents.http,
             ssl: { [EXACT_PATH]: plan.path },
             ...(plan.body && { buffer: Readable.from([plan.body]) }),
@@ -252,7 +246,7 @@ export function createForwarder(gw: Gateway): Forwarder {
       onError(502, `AppB could not be reached (${(err as NodeJS.ErrnoException).code ?? 'connection failed'}).`);
     };
     try {
-      proxy.ws(req, socket, head, { target: proxyTarget(upstream), agent: upstream.protocol === 'https:' ? agents.wsHttps : agents.wsHttp, ssl: { [EXACT_PATH]: plan.path } }, failed);
+      proxy.ws(req, socket, head, { target: upstream as unknown as httpProxy.ProxyTargetUrl, agent: upstream.protocol === 'https:' ? agents.wsHttps : agents.wsHttp, ssl: { [EXACT_PATH]: plan.path } }, failed);
     } catch (err) {
       failed(err as Error);
     }

@@ -5,7 +5,7 @@ import { createHmac } from 'node:crypto';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { RuntimeConfig } from '../config/load.js';
 import type { Gateway } from '../gateway.js';
-import { baseStringUri, parseForm, signRequest } from '../oauth1/index.js';
+import { baseStringUri, parseForm, signParsed } from '../oauth1/index.js';
 import { appendQueryParam } from './target.js';
 import { notePublishedKey, signIdentityJwt } from './jwt.js';
 
@@ -23,6 +23,11 @@ export interface IdentityRequest {
   keepBareQuestionMark: boolean;
   /** The form body as it will be forwarded (application/x-www-form-urlencoded only). */
   formBody?: Buffer;
+  /**
+   * The decoded query and form body pairs as forwarded, when the caller already holds them (a
+   * verified request's parameters without AppA's protocol and requestor ones): not parsed again.
+   */
+  pairs?: Array<[string, string]>;
   headers: OutgoingHttpHeaders;
 }
 
@@ -61,12 +66,12 @@ export async function applyIdentity(gw: Gateway, cfg: RuntimeConfig, r: Identity
   switch (id.mode) {
     case 'oauth1': {
       const query = appendQueryParam(r.query, 'xoauth_requestor_id', user);
-      // Base-string URI: signatureBaseUrl (context path included) + the raw path, + the query as forwarded.
-      const url = `${baseStringUri(cfg.signatureBaseUrl.href, r.rawPath)}?${query}`;
-      const signed = await signRequest({
+      // Base-string URI: signatureBaseUrl (context path included) + the raw path; pairs: the query as forwarded and the body.
+      const pairs = r.pairs ?? [...parseForm(r.query), ...(r.formBody ? parseForm(r.formBody.toString('utf8')) : [])];
+      const signed = await signParsed({
         method: r.method,
-        url,
-        bodyPairs: r.formBody ? parseForm(r.formBody.toString('utf8')) : [],
+        baseUri: baseStringUri(cfg.signatureBaseUrl.href, r.rawPath),
+        pairs: [...pairs, ['xoauth_requestor_id', user]],
         consumerKey: id.consumerKey,
         signatureMethod: id.signatureMethod,
         token: '',

@@ -9,6 +9,7 @@ import { hasLoneSurrogate } from '../userauth/names.js';
 import { bufferedBodyOf, isFormContentType, readOAuthParams, type OAuthRequestView } from '../verify/steps.js';
 import { readBodyUpTo } from './body.js';
 import { authenticate, type Verdict } from './authenticate.js';
+import { compiledOf } from './compiled.js';
 import type { ForwardPlan } from './forward.js';
 import { upstreamHeaders } from './headers.js';
 import { applyIdentity } from './identity.js';
@@ -40,7 +41,7 @@ export function checkRequestorEncoding(params: CollectedParams | null): void {
 
 /** upstream.url's path ('' for none or '/'): AppB's request-target is this + the path received. */
 export function upstreamPathPrefix(cfg: RuntimeConfig): string {
-  return cfg.upstreamUrl.pathname.replace(/\/+$/, '');
+  return compiledOf(cfg).upstreamPathPrefix;
 }
 
 /**
@@ -113,7 +114,17 @@ export async function planForward(
       await applyIdentity(
         gw,
         cfg,
-        { method, rawPath: target.rawPath, upstreamPathPrefix: prefix, query: query.query, keepBareQuestionMark, ...(body !== undefined && isForm && { formBody: body }), headers },
+        {
+          method,
+          rawPath: target.rawPath,
+          upstreamPathPrefix: prefix,
+          query: query.query,
+          keepBareQuestionMark,
+          ...(body !== undefined && isForm && { formBody: body }),
+          // What AppA signed minus its protocol and requestor parameters: exactly the pairs forwarded.
+          ...(params !== null && cfg.identity.mode === 'oauth1' && { pairs: params.baseParams.filter(([name]) => !isSignedRequestParam(name)) }),
+          headers,
+        },
         principal.user,
         principal.link.id,
       )
@@ -130,7 +141,7 @@ export async function planForward(
     headers,
     ...(body !== undefined && { body }),
     identity,
-    upstream: cfg.upstreamUrl,
+    upstream: compiledOf(cfg).upstreamTarget,
     timeoutMs: cfg.config.upstream.timeoutMs,
     ...(verdict.kind === 'signed' && { linkId: verdict.principal.link.id }),
     facts,
@@ -155,7 +166,7 @@ function planPassthrough(cfg: RuntimeConfig, req: IncomingMessage, facts: Reques
     headers,
     ...(body !== undefined && { body }),
     identity: false,
-    upstream: cfg.upstreamUrl,
+    upstream: compiledOf(cfg).upstreamTarget,
     timeoutMs: cfg.config.upstream.timeoutMs,
     facts,
   };
