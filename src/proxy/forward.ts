@@ -3,6 +3,7 @@
 // AppB's own OAuth refusal of an identity request → 502 (DESIGN.md sections 2 and 3).
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Readable, pipeline } from 'node:stream';
 import httpProxy from 'http-proxy';
@@ -32,6 +33,59 @@ function withExactPath<T extends http.Agent>(agent: T): T {
       req.path = exact;
     }
     addRequest(req, options);
+  };
+  return agent;
+}
+
+// Response-queue poisoning (RFC 9112 6.3): on a keep-alive connection, bytes AppB sends that
+// answer no request in flight (a body on a HEAD, 204 or 304, bytes after a complete response)
+// would be read as the answer to the next request on that connection, another user's. So a
+// connection goes back to the pool only after a response that cannot have left bytes behind,
+// and one that receives bytes while no response is being read is closed. Both hooks are per
+// agent and per socket: nothing is added to the per-request path.
+
+interface PooledSocket extends Socket {
+  /** Node's HTTP client parser while a response is being read; null between responses. */
+  parser?: unknown;
+  /** The request the socket serves (Node's ClientRequest), null while pooled. */
+  _httpMessage?: (http.ClientRequest & { res?: http.IncomingMessage | null }) | null;
+}
+
+/** After this answer, AppB may still send bytes nobody asked for: the connection is not reused. */
+function mayHoldUnreadBytes(socket: PooledSocket): boolean {
+  const req = socket._httpMessage;
+  const res = req?.res;
+  if (!req || !res || !res.complete) return true;
+  const status = res.statusCode ?? 0;
+  return (
+    req.method === 'HEAD' ||
+    status < 200 ||
+    status === 204 ||
+    status === 304 ||
+    // Bytes already read but not parsed, or a paused socket (its bytes wait in the kernel, unseen).
+    socket.readableLength > 0 ||
+    socket.readableFlowing === false
+  );
+}
+
+function noReuseOfUnsafeSockets<T extends http.Agent>(agent: T, onStray: (socket: PooledSocket) => void): T {
+  // Runs before the agent's own 'free' handler, which then finds the socket destroyed and drops it
+  // (also on the path that hands a freed socket straight to a queued request, skipping keepSocketAlive).
+  agent.prependListener('free', (socket: PooledSocket) => {
+    if (mayHoldUnreadBytes(socket)) socket.destroy();
+  });
+  // Node's client reads a socket only while a response parser is attached; between responses
+  // (after a complete response, while pooled) bytes are silently dropped, or wait for the next
+  // request's parser. Seen here first: the connection is closed instead.
+  const strayData = function (this: PooledSocket) {
+    if (this.parser == null) onStray(this);
+  };
+  const internals = agent as unknown as { createConnection(options: unknown, cb: unknown): Socket | undefined };
+  const createConnection = internals.createConnection.bind(agent);
+  internals.createConnection = (options, cb) => {
+    const socket = createConnection(options, cb);
+    socket?.on('data', strayData);
+    return socket;
   };
   return agent;
 }
@@ -104,9 +158,13 @@ function proxyTarget(upstream: URL): httpProxy.ProxyTargetUrl {
 }
 
 export function createForwarder(gw: Gateway): Forwarder {
+  const onStray = (socket: PooledSocket) => {
+    gw.log.warn({ upstream: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}` }, 'AppB sent bytes outside of any response; its connection was closed');
+    socket.destroy();
+  };
   const agents = {
-    http: withExactPath(new http.Agent({ keepAlive: true, scheduling: 'lifo', timeout: FREE_SOCKET_TIMEOUT_MS })),
-    https: withExactPath(new https.Agent({ keepAlive: true, scheduling: 'lifo', timeout: FREE_SOCKET_TIMEOUT_MS })),
+    http: noReuseOfUnsafeSockets(withExactPath(new http.Agent({ keepAlive: true, scheduling: 'lifo', timeout: FREE_SOCKET_TIMEOUT_MS })), onStray),
+    https: noReuseOfUnsafeSockets(withExactPath(new https.Agent({ keepAlive: true, scheduling: 'lifo', timeout: FREE_SOCKET_TIMEOUT_MS })), onStray),
     // Upgraded sockets leave the pool anyway: no keep-alive.
     wsHttp: withExactPath(new http.Agent({ keepAlive: false })),
     wsHttps: withExactPath(new https.Agent({ keepAlive: false })),
@@ -134,6 +192,7 @@ export function createForwarder(gw: Gateway): Forwarder {
 
     return new Promise<void>((resolve) => {
       res.once('close', () => resolve());
+      let upstreamRes: http.IncomingMessage | undefined;
       const observe = () => gw.metrics.upstreamDuration.observe({ flow: plan.flow }, Number(process.hrtime.bigint() - started) / 1e9);
 
       inflight.set(req, {
@@ -141,6 +200,7 @@ export function createForwarder(gw: Gateway): Forwarder {
           proxyReq.setTimeout(timeoutMs, () => proxyReq.destroy(new UpstreamTimeoutError(timeoutMs)));
         },
         onProxyRes(proxyRes) {
+          upstreamRes = proxyRes;
           observe();
           const status = proxyRes.statusCode ?? 502;
           facts.upstreamStatus = status;
@@ -187,6 +247,12 @@ export function createForwarder(gw: Gateway): Forwarder {
 
       const onError = (err: Error) => {
         if (res.headersSent) {
+          // Bytes after a complete answer (e.g. a body on a HEAD) fail AppB's connection, not this
+          // answer: it is passed on whole, and the connection is gone (never reused).
+          if (upstreamRes?.complete) {
+            gw.log.warn({ requestId: facts.requestId, err: (err as NodeJS.ErrnoException).code ?? err.message }, 'AppB sent bytes after a complete response; its connection was closed');
+            return;
+          }
           res.destroy();
           return;
         }
