@@ -120,9 +120,17 @@ interface Inflight {
   onProxyRes(proxyRes: http.IncomingMessage): void;
 }
 
+/** How a WebSocket handshake ended, for the caller's answer and request log. */
+export interface UpgradeAnswers {
+  /** The gateway answers itself (AppB unreachable, or refusing the gateway's credentials) and closes. */
+  refuse(status: number, message: string): void;
+  /** AppB's answer was passed on with this status (101: upgraded). */
+  answered(status: number): void;
+}
+
 export interface Forwarder {
   web(req: http.IncomingMessage, res: http.ServerResponse, plan: ForwardPlan): Promise<void>;
-  ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, plan: ForwardPlan, onError: (status: number, message: string) => void): void;
+  ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, plan: ForwardPlan, upgrade: UpgradeAnswers): void;
   close(): void;
 }
 
@@ -131,6 +139,9 @@ const FREE_SOCKET_TIMEOUT_MS = 4000;
 
 // Visible ASCII, space and tab: what a reason phrase may be when passed on (RFC 9112 4 allows obs-text; Node and clients vary).
 const SAFE_REASON = /^[\t\x20-\x7e]*$/;
+
+const APPB_REFUSED_GATEWAY =
+  "AppB refused the gateway's credentials for this request. The request was verified by the gateway; this is a configuration problem between the gateway and AppB, not a problem with your token.";
 
 function plainError(res: http.ServerResponse, status: number, message: string): void {
   res.statusCode = status;
@@ -171,14 +182,23 @@ export function createForwarder(gw: Gateway): Forwarder {
   };
   const proxy = httpProxy.createProxyServer({ xfwd: false, prependPath: false, selfHandleResponse: true });
   const inflight = new WeakMap<http.IncomingMessage, Inflight>();
+  const inflightWs = new WeakMap<http.IncomingMessage, { plan: ForwardPlan } & UpgradeAnswers>();
   proxy.on('proxyReq', (proxyReq, req) => inflight.get(req)?.onProxyReq(proxyReq));
   proxy.on('proxyRes', (proxyRes, req) => inflight.get(req)?.onProxyRes(proxyRes));
   // http-proxy ends AppB's socket only when the client's ends cleanly: a destroyed one (grace period
   // over, network gone) must take AppB's side with it, and the other way round.
-  proxy.on('proxyReqWs', (proxyReq: http.ClientRequest, _req: http.IncomingMessage, socket: Duplex) => {
+  proxy.on('proxyReqWs', (proxyReq: http.ClientRequest, req: http.IncomingMessage, socket: Duplex) => {
     proxyReq.once('upgrade', (_res: http.IncomingMessage, proxySocket: Duplex) => {
+      inflightWs.get(req)?.answered(101);
       socket.once('close', () => proxySocket.destroy());
       proxySocket.once('close', () => socket.destroy());
+    });
+    // http-proxy writes a non-101 answer to the client's socket as it came (hop-by-hop headers,
+    // AppB's OAuth refusal and all). Its 'response' listener is added right after this event,
+    // before the request is sent, so it is replaced on the next tick, before any answer can arrive.
+    process.nextTick(() => {
+      proxyReq.removeAllListeners('response');
+      proxyReq.on('response', (proxyRes: http.IncomingMessage) => upgradeRefused(proxyReq, proxyRes, req, socket));
     });
   });
   // The client went away mid-request: http-proxy aborts the upstream request; nothing to answer.
@@ -213,7 +233,7 @@ export function createForwarder(gw: Gateway): Forwarder {
               "AppB refused the gateway's re-signed request (check AppB's incoming link for the gateway)",
             );
             facts.outcome = 'upstream_error';
-            plainError(res, 502, "AppB refused the gateway's credentials for this request. The request was verified by the gateway; this is a configuration problem between the gateway and AppB, not a problem with your token.");
+            plainError(res, 502, APPB_REFUSED_GATEWAY);
             return;
           }
           const bad = (why: string) => {
@@ -288,12 +308,81 @@ export function createForwarder(gw: Gateway): Forwarder {
     });
   }
 
-  function ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, plan: ForwardPlan, onError: (status: number, message: string) => void): void {
+  /**
+   * AppB answered a WebSocket handshake without upgrading: the rules of an HTTP answer (AppB's
+   * OAuth refusal of an identity request → 502, hop-by-hop headers removed), then the
+   * connection is closed, which also delimits the body.
+   */
+  function upgradeRefused(proxyReq: http.ClientRequest, proxyRes: http.IncomingMessage, req: http.IncomingMessage, socket: Duplex): void {
+    const pending = inflightWs.get(req);
+    if (!pending) {
+      proxyReq.destroy();
+      socket.destroy();
+      return;
+    }
+    const { plan } = pending;
+    const { facts } = plan;
+    const status = proxyRes.statusCode ?? 502;
+    facts.upstreamStatus = status;
+    const drop = () => {
+      proxyRes.resume();
+      proxyRes.once('end', () => proxyReq.destroy());
+    };
+    if (plan.identity && status === 401 && isOAuthChallenge(proxyRes.headers['www-authenticate'])) {
+      drop();
+      gw.metrics.upstreamOAuthRefusals.inc({ link: plan.linkId ?? '' });
+      gw.log.warn(
+        { requestId: facts.requestId, link: plan.linkId, upstreamProblem: upstreamProblem(proxyRes.headers['www-authenticate']), upgrade: true },
+        "AppB refused the gateway's re-signed request (check AppB's incoming link for the gateway)",
+      );
+      facts.outcome = 'upstream_error';
+      pending.refuse(502, APPB_REFUSED_GATEWAY);
+      return;
+    }
+    if (!Number.isInteger(status) || status < 200 || status > 599) {
+      drop();
+      gw.log.warn({ requestId: facts.requestId, upstreamStatus: status, reason: `status ${status}`, upgrade: true }, 'AppB sent a response the gateway cannot pass on');
+      facts.outcome = 'upstream_error';
+      pending.refuse(502, `AppB sent a response the gateway cannot pass on (status ${status}).`);
+      return;
+    }
+    if (!socket.writable) {
+      proxyReq.destroy();
+      return;
+    }
+    const reason = proxyRes.statusMessage !== undefined && SAFE_REASON.test(proxyRes.statusMessage) ? proxyRes.statusMessage : (http.STATUS_CODES[status] ?? '');
+    const lines = [`HTTP/1.1 ${status} ${reason}`];
+    for (const { name, values } of downstreamHeaders(proxyRes.rawHeaders, proxyRes.headers.connection).values()) {
+      for (const value of values) lines.push(`${name}: ${value}`);
+    }
+    // Transfer-Encoding went with the hop-by-hop headers: the body (de-chunked) ends with the connection.
+    lines.push('Connection: close');
+    pending.answered(status);
+    // Header values as Node read them (latin1), byte for byte.
+    socket.write(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+    pipeline(proxyRes, socket, () => proxyReq.destroy());
+  }
+
+  function ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, plan: ForwardPlan, upgrade: UpgradeAnswers): void {
     const { upstream } = plan;
     req.headers = plan.headers as http.IncomingHttpHeaders;
+    let answered = false;
+    inflightWs.set(req, {
+      plan,
+      refuse: upgrade.refuse,
+      answered(status) {
+        answered = true;
+        upgrade.answered(status);
+      },
+    });
     const failed = (err: Error) => {
+      // After AppB's answer began (or the upgrade), an HTTP refusal would land inside it: the connection just goes.
+      if (answered) {
+        socket.destroy();
+        return;
+      }
       plan.facts.outcome = 'upstream_error';
-      onError(502, `AppB could not be reached (${(err as NodeJS.ErrnoException).code ?? 'connection failed'}).`);
+      upgrade.refuse(502, `AppB could not be reached (${(err as NodeJS.ErrnoException).code ?? 'connection failed'}).`);
     };
     try {
       proxy.ws(req, socket, head, { target: proxyTarget(upstream), agent: upstream.protocol === 'https:' ? agents.wsHttps : agents.wsHttp, ssl: { [EXACT_PATH]: plan.path } }, failed);
