@@ -3,8 +3,9 @@
 // AppB's own OAuth refusal of an identity request → 502 (DESIGN.md sections 2 and 3).
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Readable } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { Gateway } from '../gateway.js';
 import type { Flow } from '../ops/metrics.js';
@@ -33,6 +34,59 @@ function withExactPath<T extends http.Agent>(agent: T): T {
       req.path = exact;
     }
     addRequest(req, options);
+  };
+  return agent;
+}
+
+// Response-queue poisoning (RFC 9112 6.3): on a keep-alive connection, bytes AppB sends that
+// answer no request in flight (a body on a HEAD, 204 or 304, bytes after a complete response)
+// would be read as the answer to the next request on that connection, another user's. So a
+// connection goes back to the pool only after a response that cannot have left bytes behind,
+// and one that receives bytes while no response is being read is closed. Both hooks are per
+// agent and per socket: nothing is added to the per-request path.
+
+interface PooledSocket extends Socket {
+  /** Node's HTTP client parser while a response is being read; null between responses. */
+  parser?: unknown;
+  /** The request the socket serves (Node's ClientRequest), null while pooled. */
+  _httpMessage?: (http.ClientRequest & { res?: http.IncomingMessage | null }) | null;
+}
+
+/** After this answer, AppB may still send bytes nobody asked for: the connection is not reused. */
+function mayHoldUnreadBytes(socket: PooledSocket): boolean {
+  const req = socket._httpMessage;
+  const res = req?.res;
+  if (!req || !res || !res.complete) return true;
+  const status = res.statusCode ?? 0;
+  return (
+    req.method === 'HEAD' ||
+    status < 200 ||
+    status === 204 ||
+    status === 304 ||
+    // Bytes already read but not parsed, or a paused socket (its bytes wait in the kernel, unseen).
+    socket.readableLength > 0 ||
+    socket.readableFlowing === false
+  );
+}
+
+function noReuseOfUnsafeSockets<T extends http.Agent>(agent: T, onStray: (socket: PooledSocket) => void): T {
+  // Runs before the agent's own 'free' handler, which then finds the socket destroyed and drops it
+  // (also on the path that hands a freed socket straight to a queued request, skipping keepSocketAlive).
+  agent.prependListener('free', (socket: PooledSocket) => {
+    if (mayHoldUnreadBytes(socket)) socket.destroy();
+  });
+  // Node's client reads a socket only while a response parser is attached; between responses
+  // (after a complete response, while pooled) bytes are silently dropped, or wait for the next
+  // request's parser. Seen here first: the connection is closed instead.
+  const strayData = function (this: PooledSocket) {
+    if (this.parser == null) onStray(this);
+  };
+  const internals = agent as unknown as { createConnection(options: unknown, cb: unknown): Socket | undefined };
+  const createConnection = internals.createConnection.bind(agent);
+  internals.createConnection = (options, cb) => {
+    const socket = createConnection(options, cb);
+    socket?.on('data', strayData);
+    return socket;
   };
   return agent;
 }
@@ -67,9 +121,17 @@ interface Inflight {
   onProxyRes(proxyRes: http.IncomingMessage): void;
 }
 
+/** How a WebSocket handshake ended, for the caller's answer and request log. */
+export interface UpgradeAnswers {
+  /** The gateway answers itself (AppB unreachable, or refusing the gateway's credentials) and closes. */
+  refuse(status: number, message: string): void;
+  /** AppB's answer was passed on with this status (101: upgraded). */
+  answered(status: number): void;
+}
+
 export interface Forwarder {
   web(req: http.IncomingMessage, res: http.ServerResponse, plan: ForwardPlan): Promise<void>;
-  ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, plan: ForwardPlan, onError: (status: number, message: string) => void): void;
+  ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, plan: ForwardPlan, upgrade: UpgradeAnswers): void;
   close(): void;
 }
 
@@ -78,6 +140,9 @@ const FREE_SOCKET_TIMEOUT_MS = 4000;
 
 // Visible ASCII, space and tab: what a reason phrase may be when passed on (RFC 9112 4 allows obs-text; Node and clients vary).
 const SAFE_REASON = /^[\t\x20-\x7e]*$/;
+
+const APPB_REFUSED_GATEWAY =
+  "AppB refused the gateway's credentials for this request. The request was verified by the gateway; this is a configuration problem between the gateway and AppB, not a problem with your token.";
 
 function plainError(res: http.ServerResponse, status: number, message: string, closing: boolean, requestId: string): void {
   res.statusCode = status;
@@ -117,23 +182,36 @@ function relay(proxyRes: http.IncomingMessage, res: http.ServerResponse): void {
 }
 
 export function createForwarder(gw: Gateway): Forwarder {
+  const onStray = (socket: PooledSocket) => {
+    gw.log.warn({ upstream: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}` }, 'AppB sent bytes outside of any response; its connection was closed');
+    socket.destroy();
+  };
   const agents = {
-    http: withExactPath(new http.Agent({ keepAlive: true, scheduling: 'lifo', timeout: FREE_SOCKET_TIMEOUT_MS })),
-    https: withExactPath(new https.Agent({ keepAlive: true, scheduling: 'lifo', timeout: FREE_SOCKET_TIMEOUT_MS })),
+    http: noReuseOfUnsafeSockets(withExactPath(new http.Agent({ keepAlive: true, scheduling: 'lifo', timeout: FREE_SOCKET_TIMEOUT_MS })), onStray),
+    https: noReuseOfUnsafeSockets(withExactPath(new https.Agent({ keepAlive: true, scheduling: 'lifo', timeout: FREE_SOCKET_TIMEOUT_MS })), onStray),
     // Upgraded sockets leave the pool anyway: no keep-alive.
     wsHttp: withExactPath(new http.Agent({ keepAlive: false })),
     wsHttps: withExactPath(new https.Agent({ keepAlive: false })),
   };
   const proxy = httpProxy.createProxyServer({ xfwd: false, prependPath: false, selfHandleResponse: true });
   const inflight = new WeakMap<http.IncomingMessage, Inflight>();
+  const inflightWs = new WeakMap<http.IncomingMessage, { plan: ForwardPlan } & UpgradeAnswers>();
   proxy.on('proxyReq', (proxyReq, req) => inflight.get(req)?.onProxyReq(proxyReq));
   proxy.on('proxyRes', (proxyRes, req) => inflight.get(req)?.onProxyRes(proxyRes));
   // http-proxy ends AppB's socket only when the client's ends cleanly: a destroyed one (grace period
   // over, network gone) must take AppB's side with it, and the other way round.
-  proxy.on('proxyReqWs', (proxyReq: http.ClientRequest, _req: http.IncomingMessage, socket: Duplex) => {
+  proxy.on('proxyReqWs', (proxyReq: http.ClientRequest, req: http.IncomingMessage, socket: Duplex) => {
     proxyReq.once('upgrade', (_res: http.IncomingMessage, proxySocket: Duplex) => {
+      inflightWs.get(req)?.answered(101);
       socket.once('close', () => proxySocket.destroy());
       proxySocket.once('close', () => socket.destroy());
+    });
+    // http-proxy writes a non-101 answer to the client's socket as it came (hop-by-hop headers,
+    // AppB's OAuth refusal and all). Its 'response' listener is added right after this event,
+    // before the request is sent, so it is replaced on the next tick, before any answer can arrive.
+    process.nextTick(() => {
+      proxyReq.removeAllListeners('response');
+      proxyReq.on('response', (proxyRes: http.IncomingMessage) => upgradeRefused(proxyReq, proxyRes, req, socket));
     });
   });
   // The client went away mid-request: http-proxy aborts the upstream request; nothing to answer.
@@ -147,6 +225,7 @@ export function createForwarder(gw: Gateway): Forwarder {
 
     return new Promise<void>((resolve) => {
       res.once('close', () => resolve());
+      let upstreamRes: http.IncomingMessage | undefined;
       const observe = () => gw.metrics.observeUpstream(plan.flow, Number(process.hrtime.bigint() - started) / 1e9);
 
       inflight.set(req, {
@@ -154,6 +233,7 @@ export function createForwarder(gw: Gateway): Forwarder {
           proxyReq.setTimeout(timeoutMs, () => proxyReq.destroy(new UpstreamTimeoutError(timeoutMs)));
         },
         onProxyRes(proxyRes) {
+          upstreamRes = proxyRes;
           observe();
           const status = proxyRes.statusCode ?? 502;
           facts.upstreamStatus = status;
@@ -166,7 +246,7 @@ export function createForwarder(gw: Gateway): Forwarder {
               "AppB refused the gateway's re-signed request (check AppB's incoming link for the gateway)",
             );
             facts.outcome = 'upstream_error';
-            plainError(res, 502, "AppB refused the gateway's credentials for this request. The request was verified by the gateway; this is a configuration problem between the gateway and AppB, not a problem with your token.", gw.shuttingDown, facts.requestId);
+            plainError(res, 502, APPB_REFUSED_GATEWAY, gw.shuttingDown, facts.requestId);
             return;
           }
           const bad = (why: string) => {
@@ -203,6 +283,12 @@ export function createForwarder(gw: Gateway): Forwarder {
 
       const onError = (err: Error) => {
         if (res.headersSent) {
+          // Bytes after a complete answer (e.g. a body on a HEAD) fail AppB's connection, not this
+          // answer: it is passed on whole, and the connection is gone (never reused).
+          if (upstreamRes?.complete) {
+            gw.log.warn({ requestId: facts.requestId, err: (err as NodeJS.ErrnoException).code ?? err.message }, 'AppB sent bytes after a complete response; its connection was closed');
+            return;
+          }
           res.destroy();
           return;
         }
@@ -238,12 +324,80 @@ export function createForwarder(gw: Gateway): Forwarder {
     });
   }
 
-  function ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, plan: ForwardPlan, onError: (status: number, message: string) => void): void {
+  /**
+   * AppB answered a WebSocket handshake without upgrading: the rules of an HTTP answer (AppB's
+   * OAuth refusal of an identity request → 502, hop-by-hop headers removed), then the
+   * connection is closed, which also delimits the body.
+   */
+  function upgradeRefused(proxyReq: http.ClientRequest, proxyRes: http.IncomingMessage, req: http.IncomingMessage, socket: Duplex): void {
+    const pending = inflightWs.get(req);
+    if (!pending) {
+      proxyReq.destroy();
+      socket.destroy();
+      return;
+    }
+    const { plan } = pending;
+    const { facts } = plan;
+    const status = proxyRes.statusCode ?? 502;
+    facts.upstreamStatus = status;
+    const drop = () => {
+      proxyRes.resume();
+      proxyRes.once('end', () => proxyReq.destroy());
+    };
+    if (plan.identity && status === 401 && isOAuthChallenge(proxyRes.headers['www-authenticate'])) {
+      drop();
+      gw.metrics.upstreamOAuthRefusals.inc({ link: plan.linkId ?? '' });
+      gw.log.warn(
+        { requestId: facts.requestId, link: plan.linkId, upstreamProblem: upstreamProblem(proxyRes.headers['www-authenticate']), upgrade: true },
+        "AppB refused the gateway's re-signed request (check AppB's incoming link for the gateway)",
+      );
+      facts.outcome = 'upstream_error';
+      pending.refuse(502, APPB_REFUSED_GATEWAY);
+      return;
+    }
+    if (!Number.isInteger(status) || status < 200 || status > 599) {
+      drop();
+      gw.log.warn({ requestId: facts.requestId, upstreamStatus: status, reason: `status ${status}`, upgrade: true }, 'AppB sent a response the gateway cannot pass on');
+      facts.outcome = 'upstream_error';
+      pending.refuse(502, `AppB sent a response the gateway cannot pass on (status ${status}).`);
+      return;
+    }
+    if (!socket.writable) {
+      proxyReq.destroy();
+      return;
+    }
+    const reason = proxyRes.statusMessage !== undefined && SAFE_REASON.test(proxyRes.statusMessage) ? proxyRes.statusMessage : (http.STATUS_CODES[status] ?? '');
+    const lines = [`HTTP/1.1 ${status} ${reason}`];
+    const kept = downstreamHeaderList(proxyRes.rawHeaders, proxyRes.headers.connection);
+    for (let i = 0; i + 1 < kept.length; i += 2) lines.push(`${kept[i]}: ${kept[i + 1]}`);
+    // Transfer-Encoding went with the hop-by-hop headers: the body (de-chunked) ends with the connection.
+    lines.push('Connection: close');
+    pending.answered(status);
+    // Header values as Node read them (latin1), byte for byte.
+    socket.write(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+    pipeline(proxyRes, socket, () => proxyReq.destroy());
+  }
+
+  function ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, plan: ForwardPlan, upgrade: UpgradeAnswers): void {
     const { upstream } = plan;
     req.headers = plan.headers as http.IncomingHttpHeaders;
+    let answered = false;
+    inflightWs.set(req, {
+      plan,
+      refuse: upgrade.refuse,
+      answered(status) {
+        answered = true;
+        upgrade.answered(status);
+      },
+    });
     const failed = (err: Error) => {
+      // After AppB's answer began (or the upgrade), an HTTP refusal would land inside it: the connection just goes.
+      if (answered) {
+        socket.destroy();
+        return;
+      }
       plan.facts.outcome = 'upstream_error';
-      onError(502, `AppB could not be reached (${(err as NodeJS.ErrnoException).code ?? 'connection failed'}).`);
+      upgrade.refuse(502, `AppB could not be reached (${(err as NodeJS.ErrnoException).code ?? 'connection failed'}).`);
     };
     try {
       proxy.ws(req, socket, head, { target: upstream as unknown as httpProxy.ProxyTargetUrl, agent: upstream.protocol === 'https:' ? agents.wsHttps : agents.wsHttp, ssl: { [EXACT_PATH]: plan.path } }, failed);

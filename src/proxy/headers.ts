@@ -162,21 +162,6 @@ function forwardedUrl(req: IncomingMessage, o: UpstreamHeaderOptions): Forwarded
   return { proto: p, host: h, port: first('x-forwarded-port') ?? portInHost ?? (p === 'https' ? '443' : '80') };
 }
 
-/** Response headers of AppB without hop-by-hop ones, grouped by name (Set-Cookie stays a list). */
-export function downstreamHeaders(rawHeaders: string[], connection: string | undefined): Map<string, { name: string; values: string[] }> {
-  const drop = new Set([...HOP_BY_HOP, ...connectionTokens(connection === undefined ? undefined : [connection])]);
-  const out = new Map<string, { name: string; values: string[] }>();
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as string;
-    const lower = name.toLowerCase();
-    if (drop.has(lower)) continue;
-    const entry = out.get(lower);
-    if (entry) entry.values.push(rawHeaders[i + 1] as string);
-    else out.set(lower, { name, values: [rawHeaders[i + 1] as string] });
-  }
-  return out;
-}
-
 /** Response headers of AppB without hop-by-hop ones, as the flat [name, value, ...] list writeHead takes. */
 export function downstreamHeaderList(rawHeaders: string[], connection: string | undefined): string[] {
   const named = connection === undefined ? null : connectionTokens([connection]);

@@ -17,6 +17,22 @@ function writeResponse(socket: Duplex, status: number, headers: Record<string, s
   socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
 }
 
+/**
+ * An upgrade the gateway does not proxy: another protocol (e.g. h2c, which AppB's side would never
+ * see as HTTP/1.1 again) → 501; a WebSocket handshake that is not a GET (RFC 6455 4.1) → 400.
+ */
+function unsupportedUpgrade(req: http.IncomingMessage): { status: number; message: string } | null {
+  const protocol = (req.headers.upgrade ?? '').trim();
+  if (protocol.toLowerCase() !== 'websocket') {
+    return {
+      status: 501,
+      message: `Upgrade ${JSON.stringify(protocol.slice(0, 100))} is not supported: the gateway upgrades only to WebSocket. Send the request without Upgrade (HTTP/1.1).`,
+    };
+  }
+  if (req.method !== 'GET') return { status: 400, message: `A WebSocket handshake must be a GET request, not ${JSON.stringify((req.method ?? '').slice(0, 20))}.` };
+  return null;
+}
+
 export function attachUpgradeHandler(server: http.Server, gw: Gateway): void {
   // The keep-alive sockets to AppB go with the public listener.
   server.once('close', () => forwarderOf(gw).close());
@@ -41,9 +57,22 @@ export function attachUpgradeHandler(server: http.Server, gw: Gateway): void {
       writeResponse(socket, s, headers, body);
     };
 
+    // Node hands every request with Upgrade here; only WebSocket is proxied. Anything else gets an
+    // answer before any verification (no nonce spent) and the connection closes.
+    const unsupported = unsupportedUpgrade(req);
+    if (unsupported) {
+      facts.outcome = 'refused';
+      refuse(unsupported.status, { 'Content-Type': 'text/plain; charset=utf-8' }, `${unsupported.message}\n`);
+      return;
+    }
+
     const cfg = gw.cfg();
     planForward(gw, cfg, req, facts, { upgrade: true }).then(
-      (plan) => forwarderOf(gw).ws(req, socket, head, plan, (s, message) => refuse(s, { 'Content-Type': 'text/plain; charset=utf-8' }, `${message}\n`)),
+      (plan) =>
+        forwarderOf(gw).ws(req, socket, head, plan, {
+          refuse: (s, message) => refuse(s, { 'Content-Type': 'text/plain; charset=utf-8' }, `${message}\n`),
+          answered: (s) => (status = s),
+        }),
       (err: unknown) => {
         if (isOAuthProblem(err)) {
           facts.problem = err.problem;
