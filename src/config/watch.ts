@@ -160,7 +160,30 @@ export function watchConfig(opts: WatchOptions): ConfigWatcher {
     }, debounceMs);
   }
 
+  // Per watched directory, the names whose change means a reload: the files the configuration
+  // uses, and Kubernetes' `..data` swap (names starting with '..'). Anything else written there
+  // (a log file, an editor's scratch file) does not make the gateway re-read its configuration.
+  let relevant = new Map<string, Set<string>>();
+
+  function relevantNames(cfg: RuntimeConfig | null): Map<string, Set<string>> {
+    const byDir = new Map<string, Set<string>>();
+    const baseDir = path.dirname(file);
+    for (const f of [file, ...(cfg ? fileReferences(cfg).map((ref) => path.resolve(baseDir, ref)) : [])]) {
+      const dir = path.dirname(f);
+      let names = byDir.get(dir);
+      if (!names) byDir.set(dir, (names = new Set()));
+      names.add(path.basename(f));
+    }
+    return byDir;
+  }
+
+  function onChange(dir: string, name: string | Buffer | null): void {
+    const n = name === null ? null : String(name);
+    if (n === null || n.startsWith('..') || relevant.get(dir)?.has(n) !== false) schedule();
+  }
+
   function syncWatchers(cfg: RuntimeConfig | null): void {
+    relevant = relevantNames(cfg);
     const wanted = new Set(watchedDirectories(file, cfg));
     for (const [dir, w] of watchers) {
       if (!wanted.has(dir)) {
@@ -172,7 +195,7 @@ export function watchConfig(opts: WatchOptions): ConfigWatcher {
       if (watchers.has(dir)) continue;
       try {
         // persistent: false — the listeners keep the process alive, the watch must not.
-        const w = watch(dir, { persistent: false }, () => schedule());
+        const w = watch(dir, { persistent: false }, (_event, name) => onChange(dir, name));
         w.on('error', (err) => {
           opts.log.warn({ dir, err: err.message }, 'configuration watch failed; SIGHUP still reloads');
           w.close();

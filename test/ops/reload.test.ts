@@ -117,6 +117,22 @@ describe('live reload of the configuration file', () => {
     const outcome = await running.reload('SIGHUP');
     assert.equal(outcome.result, 'unchanged');
   });
+
+  it('is not re-read when an unrelated file in its directory changes (a log written next to it)', async () => {
+    // Every result counts: success, failure and unchanged.
+    const reloads = async () => metricValue(await metrics(running.adminUrl), 'applink_config_reloads_total');
+    const before = await reloads();
+    for (let i = 0; i < 5; i++) {
+      t.write('gateway.log', `line ${i}\n`.repeat(i + 1));
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    // Well past the 30 ms debounce: a reload would have been counted by now.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await reloads(), before, 'no reload for gateway.log');
+    // The configuration file itself still is followed.
+    writeFileSync(file, `${YAML.stringify(base)}\n# touched\n`);
+    await eventually(async () => ((await reloads()) > before ? true : undefined), 'a reload after the file itself changed');
+  });
 });
 
 describe('live reload through Kubernetes volumes', () => {
