@@ -7,6 +7,7 @@ import { serveCommand } from './commands/serve.js';
 import { checkConfigCommand } from './commands/check-config.js';
 import { keysGenerateCommand } from './commands/keys.js';
 import { linksListCommand } from './commands/links.js';
+import { linksAddCommand } from './commands/links-add.js';
 import { tokensListCommand, tokensRevokeCommand } from './commands/tokens.js';
 import { demoCommand } from './commands/demo.js';
 
@@ -16,6 +17,7 @@ export const commands: Record<string, Command> = {
   'check-config': checkConfigCommand,
   'keys generate': keysGenerateCommand,
   'links list': linksListCommand,
+  'links add': linksAddCommand,
   'tokens list': tokensListCommand,
   'tokens revoke': tokensRevokeCommand,
   demo: demoCommand,
