@@ -8,6 +8,7 @@ import { checkConfigCommand } from './commands/check-config.js';
 import { keysGenerateCommand } from './commands/keys.js';
 import { linksListCommand } from './commands/links.js';
 import { linksAddCommand } from './commands/links-add.js';
+import { importJiraCommand } from './commands/import-jira.js';
 import { tokensListCommand, tokensRevokeCommand } from './commands/tokens.js';
 import { demoCommand } from './commands/demo.js';
 
@@ -20,6 +21,7 @@ export const commands: Record<string, Command> = {
   'links add': linksAddCommand,
   'tokens list': tokensListCommand,
   'tokens revoke': tokensRevokeCommand,
+  'import jira': importJiraCommand,
   demo: demoCommand,
 };
 
