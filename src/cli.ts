@@ -7,6 +7,8 @@ import { serveCommand } from './commands/serve.js';
 import { checkConfigCommand } from './commands/check-config.js';
 import { keysGenerateCommand } from './commands/keys.js';
 import { linksListCommand } from './commands/links.js';
+import { linksAddCommand } from './commands/links-add.js';
+import { importJiraCommand } from './commands/import-jira.js';
 import { tokensListCommand, tokensRevokeCommand } from './commands/tokens.js';
 import { demoCommand } from './commands/demo.js';
 
@@ -16,8 +18,10 @@ export const commands: Record<string, Command> = {
   'check-config': checkConfigCommand,
   'keys generate': keysGenerateCommand,
   'links list': linksListCommand,
+  'links add': linksAddCommand,
   'tokens list': tokensListCommand,
   'tokens revoke': tokensRevokeCommand,
+  'import jira': importJiraCommand,
   demo: demoCommand,
 };
 

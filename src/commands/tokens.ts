@@ -3,7 +3,7 @@ import pino from 'pino';
 import type { RuntimeConfig } from '../config/load.js';
 import { createLogger } from '../ops/logger.js';
 import { storeFromConfig } from '../ops/store.js';
-import { handleOfToken, isHandle } from '../store/tokens.js';
+import { accessHandleOfToken, isHandle } from '../store/tokens.js';
 import type { AccessTokenSummary, TokenStore } from '../store/types.js';
 import { COMMON_OPTIONS, EXIT, UsageError, loadConfig, parse, table, type Command } from './common.js';
 
@@ -88,8 +88,9 @@ request signed with a revoked token fails, on every replica.
 Options:
   --token HANDLE  one token, by its non-secret handle (tokens list, the user's token page
                   and the logs show it). A full access-token value is accepted too (its
-                  handle is the part before the first "."), but prefer the handle: a token
-                  value on a command line ends up in shell history.
+                  handle is the part before the first ".", or derived from a token imported
+                  from Jira), but prefer the handle: a token value on a command line ends up
+                  in shell history.
   --user U        every token of this user (case-insensitive); with --link, only that link's
   --link L        every token of this link (applicationLinkID or consumer key)
 ${COMMON_OPTIONS}
@@ -108,7 +109,7 @@ ${EXIT.storeUnavailable} Redis unreachable, 1 configuration refused, 2 usage err
 
     if (token !== undefined) {
       const byValue = !isHandle(token);
-      const handle = byValue ? handleOfToken(token) : token;
+      const handle = byValue ? accessHandleOfToken(token) : token;
       if (handle === null) throw new UsageError(`--token takes a token handle (16 characters, e.g. from tokens list) or an access-token value; got ${token.length} characters that are neither`);
       return withStore(cfg, async (store) => {
         // A value must be a live access token itself: its handle alone could be a typo's neighbour.

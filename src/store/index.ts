@@ -18,7 +18,7 @@ export type { EncryptionKey } from './crypto.js';
 export { createMemoryStore, MEMORY_STORE_WARNING } from './memory.js';
 export { createRedisStore } from './redis.js';
 export type { RedisStoreOptions } from './redis.js';
-export { handleOfToken, isHandle } from './tokens.js';
+export { accessHandleOfToken, handleOfToken, isForeignToken, isHandle } from './tokens.js';
 
 /** Redis when `redis` is given, else the memory store (the caller logs MEMORY_STORE_WARNING). */
 export function createStore(opts: {

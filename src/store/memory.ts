@@ -2,6 +2,7 @@
 // a single instance). Every transition runs synchronously between awaits, so it is atomic.
 import { constantTimeEqual, randomToken, tokenDigest } from './crypto.js';
 import {
+  accessHandleOfToken,
   accessStatus,
   assertRevokeFilter,
   handleOfToken,
@@ -25,6 +26,8 @@ import type {
   DecideResult,
   ExchangeInput,
   ExchangeResult,
+  ImportResult,
+  ImportedAccessToken,
   NewRequestToken,
   NonceKey,
   RenewInput,
@@ -97,7 +100,7 @@ export function createMemoryStore(opts: { now?: () => number } = {}): TokenStore
 
   /** The tombstone of a revoked access token, while it is kept. */
   function findTombstone(token: string): Tombstone | null {
-    const handle = handleOfToken(token);
+    const handle = accessHandleOfToken(token);
     const rec = handle === null ? undefined : tombstones.get(handle);
     if (rec === undefined || !constantTimeEqual(rec.digest, tokenDigest(token))) return null;
     if (rec.keepUntil <= now()) {
@@ -108,7 +111,7 @@ export function createMemoryStore(opts: { now?: () => number } = {}): TokenStore
   }
 
   function findAccess(token: string): AccessRecord | null {
-    const handle = handleOfToken(token);
+    const handle = accessHandleOfToken(token);
     const rec = handle === null ? undefined : accesses.get(handle);
     if (rec === undefined || !constantTimeEqual(rec.digest, tokenDigest(token))) return null;
     return rec;
@@ -381,6 +384,37 @@ export function createMemoryStore(opts: { now?: () => number } = {}): TokenStore
 
     async listAccessTokens(filter: { user?: string; linkId?: string }): Promise<AccessTokenSummary[]> {
       return matching(filter).map(toSummary).sort(newestFirst);
+    },
+
+    async importAccessToken(input: ImportedAccessToken): Promise<ImportResult> {
+      sweep();
+      const handle = accessHandleOfToken(input.token);
+      if (handle === null) throw new TypeError('importAccessToken: the value has no access-token handle');
+      if (!isAccessRecordLive(input, now())) throw new RangeError('importAccessToken: the token can no longer be used or renewed');
+      const digest = tokenDigest(input.token);
+      const held = accesses.get(handle) ?? tombstones.get(handle) ?? requests.get(handle);
+      if (held !== undefined) {
+        return { result: constantTimeEqual(held.digest, digest) ? 'unchanged' : 'conflict', handle };
+      }
+      const access: AccessRecord = {
+        token: input.token,
+        secret: input.secret,
+        handle,
+        linkId: input.linkId,
+        consumerKey: input.consumerKey,
+        user: input.user,
+        sessionHandle: input.sessionHandle,
+        createdAt: input.createdAt,
+        expiresAt: input.expiresAt,
+        authorizationExpiresAt: input.authorizationExpiresAt,
+        digest,
+        userKey: userKey(input.user),
+        sessionHandleDigest: tokenDigest(input.sessionHandle),
+      };
+      accesses.set(handle, access);
+      indexAdd(byUser, access.userKey, handle);
+      indexAdd(byLink, access.linkId, handle);
+      return { result: 'imported', handle };
     },
 
     async claimNonce(key: NonceKey, ttlSeconds: number): Promise<boolean> {

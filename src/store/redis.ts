@@ -18,6 +18,7 @@ import type { EncryptionKey } from './crypto.js';
 import {
   REQUEST_GRACE_MAX_MS,
   TOMBSTONE_MAX_MS,
+  accessHandleOfToken,
   accessStatus,
   assertRevokeFilter,
   handleOfToken,
@@ -42,6 +43,8 @@ import type {
   DecideResult,
   ExchangeInput,
   ExchangeResult,
+  ImportResult,
+  ImportedAccessToken,
   NewRequestToken,
   NonceKey,
   RenewInput,
@@ -229,6 +232,21 @@ table.insert(out, 1, fresh)
 return out
 `;
 
+/**
+ * KEYS rt, at; ARGV digest, keepMs, field, value, ... -> 'imported', 'unchanged' (the token is
+ * there already, a tombstone included: an import never revives a revoked token) or 'conflict'.
+ */
+const IMPORT_ACCESS = `
+local held = redis.call('HGET', KEYS[2], 'd') or redis.call('HGET', KEYS[1], 'd')
+if held then
+  if held == ARGV[1] then return 'unchanged' end
+  return 'conflict'
+end
+redis.call('HSET', KEYS[2], 'd', ARGV[1], unpack(ARGV, 3))
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 'imported'
+`;
+
 /** KEYS index; ARGV handle, ttlMs: the index lives at least as long as its newest member. */
 const INDEX_ADD = `
 redis.call('SADD', KEYS[1], ARGV[1])
@@ -248,6 +266,7 @@ interface StoreScripts {
   applinkInspect(rt: string, at: string, digest: string): Promise<unknown>;
   applinkClaimNonceAndGet(nonce: string, at: string, ttlSeconds: number): Promise<unknown>;
   applinkIndexAdd(index: string, handle: string, ttlMs: number): Promise<unknown>;
+  applinkImportAccess(rt: string, at: string, ...args: Arg[]): Promise<unknown>;
 }
 
 const SCRIPTS: Record<keyof StoreScripts, { lua: string; numberOfKeys: number }> = {
@@ -259,6 +278,7 @@ const SCRIPTS: Record<keyof StoreScripts, { lua: string; numberOfKeys: number }>
   applinkInspect: { lua: INSPECT, numberOfKeys: 2 },
   applinkClaimNonceAndGet: { lua: CLAIM_NONCE_AND_GET, numberOfKeys: 2 },
   applinkIndexAdd: { lua: INDEX_ADD, numberOfKeys: 1 },
+  applinkImportAccess: { lua: IMPORT_ACCESS, numberOfKeys: 2 },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -467,7 +487,7 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
   // (claim the nonce, read the token) is one Lua call on one slot, atomic and valid in Cluster;
   // a pipeline of SET + HGETALL would need the same slot anyway, and would cost the same.
   const nonceKey = (key: NonceKey) => {
-    const h = key.token === '' ? null : handleOfToken(key.token);
+    const h = key.token === '' ? null : accessHandleOfToken(key.token);
     return h === null ? `${prefix}n:${nonceDigest(key)}` : `${prefix}n:{${h}}:${nonceDigest(key)}`;
   };
 
@@ -738,7 +758,7 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
     },
 
     async inspectToken(token: string): Promise<TokenStatus | null> {
-      const h = handleOfToken(token);
+      const h = accessHandleOfToken(token);
       if (h === null) return null;
       const reply = await run(() => scripts.applinkInspect(requestKey(h), accessKey(h), tokenDigest(token)));
       const kind = Array.isArray(reply) ? String(reply[0]) : '';
@@ -774,7 +794,7 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
     },
 
     async getAccessToken(token: string): Promise<AccessToken | null> {
-      const h = handleOfToken(token);
+      const h = accessHandleOfToken(token);
       if (h === null) return null;
       const rec = await run(() => client.hgetall(accessKey(h)));
       return liveAccess(h, token, rec);
@@ -782,7 +802,7 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
 
     async renewAccessToken(token: string, input: RenewInput): Promise<RenewResult> {
       const accessTtlMs = ttlToMs(input.accessTtlSeconds, 'accessTtlSeconds');
-      const h = handleOfToken(token);
+      const h = accessHandleOfToken(token);
       if (h === null) return { ok: false, reason: 'unknown' };
       // The authorization bounds every renewal (the script caps expiresAt at it).
       const reply = await run(() =>
@@ -889,6 +909,40 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
       return listed.sort(newestFirst);
     },
 
+    async importAccessToken(input: ImportedAccessToken): Promise<ImportResult> {
+      const h = accessHandleOfToken(input.token);
+      if (h === null) throw new TypeError('importAccessToken: the value has no access-token handle');
+      const t = now();
+      if (!isAccessRecordLive(input, t)) throw new RangeError('importAccessToken: the token can no longer be used or renewed');
+      const keepMs = Math.max(input.expiresAt, input.authorizationExpiresAt) - t;
+      // Index first, record second, as in the exchange: an index entry may name a missing token.
+      await Promise.all([
+        indexAdd(userIndex(userKey(input.user)), h, keepMs + INDEX_TTL_MARGIN_MS),
+        indexAdd(linkIndex(input.linkId), h, keepMs + INDEX_TTL_MARGIN_MS),
+      ]);
+      const reply = await run(() =>
+        scripts.applinkImportAccess(
+          requestKey(h),
+          accessKey(h),
+          tokenDigest(input.token),
+          keepMs,
+          's', encryptSecret(input.secret, keys, ctx('at.s', h)),
+          'sh', encryptSecret(input.sessionHandle, keys, ctx('at.sh', h)),
+          'shd', tokenDigest(input.sessionHandle),
+          'lk', input.linkId,
+          'ck', input.consumerKey,
+          'u', input.user,
+          'ul', userKey(input.user),
+          'ca', input.createdAt,
+          'ea', input.expiresAt,
+          'aea', input.authorizationExpiresAt,
+        ),
+      );
+      const result = String(reply);
+      if (result !== 'imported' && result !== 'unchanged') return { result: 'conflict', handle: h };
+      return { result, handle: h };
+    },
+
     async claimNonce(key: NonceKey, ttlSeconds: number): Promise<boolean> {
       const ttl = nonceTtlSeconds(ttlSeconds);
       const reply = await run(() => client.set(nonceKey(key), '1', 'EX', ttl, 'NX'));
@@ -897,7 +951,7 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
 
     async claimNonceAndGetAccessToken(key: NonceKey, ttlSeconds: number): Promise<ResourceLookup> {
       const ttl = nonceTtlSeconds(ttlSeconds);
-      const h = key.token === '' ? null : handleOfToken(key.token);
+      const h = key.token === '' ? null : accessHandleOfToken(key.token);
       if (h === null) {
         // 2LO, or a token that cannot be ours: only the nonce to claim.
         const reply = await run(() => client.set(nonceKey(key), '1', 'EX', ttl, 'NX'));

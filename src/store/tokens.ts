@@ -1,4 +1,5 @@
 // Token values, handles and the small rules both stores share, so that Redis and memory agree.
+import { createHash } from 'node:crypto';
 import { randomToken, tokenDigest } from './crypto.js';
 import type { AccessToken, AccessTokenSummary, NonceKey, RequestToken, TokenStatus } from './types.js';
 
@@ -21,6 +22,28 @@ export function newTokenValue(handle: string): string {
 /** The handle a token value carries, or null when the value is not one of ours. */
 export function handleOfToken(token: string): string | null {
   return TOKEN.exec(token)?.[1] ?? null;
+}
+
+// An access token imported from an Atlassian application's own provider (its oauthsptoken
+// table): 32 letters and digits, with no handle inside. Only access tokens are imported.
+const FOREIGN_TOKEN = /^[A-Za-z0-9]{32}$/;
+
+/** true for a value of an imported (Atlassian-issued) access token's shape. */
+export function isForeignToken(token: string): boolean {
+  return FOREIGN_TOKEN.test(token);
+}
+
+/**
+ * The handle of the access-token record a presented value names, computed without a store
+ * read (so the hot path stays one round trip): a native value carries it; an imported value's
+ * handle is derived from its digest (domain-separated, so it says nothing of the stored digest).
+ * null when the value can be neither. Request tokens are never imported: use handleOfToken.
+ */
+export function accessHandleOfToken(token: string): string | null {
+  const native = handleOfToken(token);
+  if (native !== null) return native;
+  if (!FOREIGN_TOKEN.test(token)) return null;
+  return createHash('sha256').update('applink-gateway imported token handle\0').update(token, 'utf8').digest('base64url').slice(0, 16);
 }
 
 export function isHandle(value: string): boolean {

@@ -122,6 +122,30 @@ export type TokenStatus = TokenStatusBase &
       }
   );
 
+/**
+ * An access token issued by another provider (an Atlassian application's oauthsptoken), moved
+ * into this store so that its holder keeps using it. Its value has that provider's shape (see
+ * isForeignToken); its dates are the provider's.
+ */
+export interface ImportedAccessToken {
+  token: string;
+  secret: string;
+  sessionHandle: string;
+  linkId: string;
+  consumerKey: string;
+  user: string;
+  createdAt: number;
+  expiresAt: number;
+  authorizationExpiresAt: number;
+}
+
+/**
+ * imported: written now; unchanged: this token is already in the store (live, expired or a
+ * revoked tombstone, which an import never brings back); conflict: its handle names another
+ * token (never expected: a 96-bit digest collision).
+ */
+export type ImportResult = { result: 'imported' | 'unchanged'; handle: string } | { result: 'conflict'; handle: string };
+
 export interface NonceKey {
   consumerKey: string;
   timestamp: string;
@@ -171,6 +195,14 @@ export interface TokenStore {
   revokeAccessTokens(filter: { user?: string; linkId?: string }): Promise<number>;
   /** Live access tokens, filtered by user (case-insensitive) and/or link, newest first. */
   listAccessTokens(filter: { user?: string; linkId?: string }): Promise<AccessTokenSummary[]>;
+
+  /**
+   * Writes an access token issued by another provider (import), with digested id, encrypted
+   * secrets, handle (accessHandleOfToken), indexes and TTL from its dates, so that it verifies,
+   * renews, lists and revokes like a native one. Idempotent: a token already present (even
+   * revoked) is left as it is. Throws TypeError for a value no access handle can name.
+   */
+  importAccessToken(input: ImportedAccessToken): Promise<ImportResult>;
 
   /** Claims a nonce (SET NX EX ttlSeconds). true = fresh, false = already used. */
   claimNonce(key: NonceKey, ttlSeconds: number): Promise<boolean>;

@@ -20,7 +20,7 @@ after(() => t.cleanup());
 
 describe('applink-gateway --help', () => {
   it('documents every command with --config and --help, and exits 0', async () => {
-    const commands = ['serve', 'check-config', 'keys generate', 'links list', 'tokens list', 'tokens revoke', 'demo'];
+    const commands = ['serve', 'check-config', 'keys generate', 'links list', 'links add', 'tokens list', 'tokens revoke', 'import jira', 'demo'];
     for (const c of commands) {
       const r = await runMain(main, [...c.split(' '), '--help']);
       assert.equal(r.code, 0, `${c} --help: ${r.stderr}`);

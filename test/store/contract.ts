@@ -2,8 +2,9 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
-import { REQUEST_GRACE_MAX_MS, TOMBSTONE_MAX_MS } from '../../src/store/tokens.js';
-import type { AccessToken, NewRequestToken, NonceKey, RequestToken, TokenStatus, TokenStore } from '../../src/store/types.js';
+import { randomBytes } from 'node:crypto';
+import { REQUEST_GRACE_MAX_MS, TOMBSTONE_MAX_MS, accessHandleOfToken, isHandle } from '../../src/store/tokens.js';
+import type { AccessToken, ImportedAccessToken, NewRequestToken, NonceKey, RequestToken, TokenStatus, TokenStore } from '../../src/store/types.js';
 
 export interface StoreFixture {
   store: TokenStore;
@@ -508,6 +509,96 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         clk.advance(ACCESS_TTL * 1000);
         assert.deepEqual(await store.listAccessTokens({}), []);
         assert.equal(await store.revokeAccessTokens({ user: 'carol' }), 0);
+      });
+    });
+
+    describe('imported access tokens (Jira-issued values, no handle inside)', () => {
+      const alnum = (n: number) => Array.from(randomBytes(n), (b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[b % 62]).join('');
+      function jiraToken(user = 'alice', over: Partial<ImportedAccessToken> = {}): ImportedAccessToken {
+        const t = Date.now();
+        return {
+          token: alnum(32),
+          secret: alnum(32),
+          sessionHandle: alnum(32),
+          linkId: LINK,
+          consumerKey: CONSUMER,
+          user,
+          createdAt: t - DAY_MS,
+          expiresAt: t + ACCESS_TTL * 1000,
+          authorizationExpiresAt: t + ACCESS_TTL * 3000,
+          ...over,
+        };
+      }
+
+      it('verifies, claims its nonce in the same call, lists and renews like a native token', async () => {
+        const j = jiraToken('Alice');
+        const imported = await store.importAccessToken(j);
+        assert.equal(imported.result, 'imported');
+        assert.equal(imported.handle, accessHandleOfToken(j.token));
+        assert.ok(isHandle(imported.handle));
+        const got = await store.getAccessToken(j.token);
+        assert.ok(got);
+        assert.deepEqual(
+          { token: got.token, secret: got.secret, sessionHandle: got.sessionHandle, user: got.user, linkId: got.linkId, consumerKey: got.consumerKey, handle: got.handle },
+          { token: j.token, secret: j.secret, sessionHandle: j.sessionHandle, user: 'Alice', linkId: LINK, consumerKey: CONSUMER, handle: imported.handle },
+        );
+        assert.equal(got.expiresAt, j.expiresAt);
+        const key = { consumerKey: CONSUMER, timestamp: '1', nonce: 'n-imported', token: j.token };
+        const first = await store.claimNonceAndGetAccessToken(key, 60);
+        assert.equal(first.nonceFresh, true);
+        assert.equal(first.access?.handle, imported.handle);
+        assert.equal((await store.claimNonceAndGetAccessToken(key, 60)).nonceFresh, false);
+        const listed = await store.listAccessTokens({ user: 'alice' });
+        assert.deepEqual(listed.map((x) => x.handle), [imported.handle]);
+        assert.deepEqual((await store.listAccessTokens({ linkId: LINK })).map((x) => x.handle), [imported.handle]);
+        assert.deepEqual(await store.inspectToken(j.token), { handle: imported.handle, linkId: LINK, consumerKey: CONSUMER, kind: 'access', state: 'live' });
+        const renewed = await store.renewAccessToken(j.token, { consumerKey: CONSUMER, sessionHandle: j.sessionHandle, accessTtlSeconds: ACCESS_TTL * 2 });
+        assert.ok(renewed.ok);
+        assert.equal(renewed.access.token, j.token);
+        assert.deepEqual(await store.renewAccessToken(j.token, { consumerKey: CONSUMER, sessionHandle: alnum(32), accessTtlSeconds: ACCESS_TTL }), { ok: false, reason: 'bad_session_handle' });
+      });
+
+      it('a value one character off, or of another shape, names nothing', async () => {
+        const j = jiraToken();
+        await store.importAccessToken(j);
+        const off = `${j.token.slice(0, -1)}${j.token.endsWith('A') ? 'B' : 'A'}`;
+        assert.equal(await store.getAccessToken(off), null);
+        assert.equal((await store.claimNonceAndGetAccessToken({ consumerKey: CONSUMER, timestamp: '1', nonce: 'x', token: off }, 60)).access, null);
+        assert.equal(await store.getAccessToken(`${j.token}0`), null);
+        assert.equal(await store.getRequestToken(j.token), null, 'never a request token');
+      });
+
+      it('importing twice changes nothing; a revoked import is never revived by a second import', async () => {
+        const j = jiraToken();
+        const first = await store.importAccessToken(j);
+        assert.deepEqual(await store.importAccessToken({ ...j, user: 'mallory', secret: 'other' }), { result: 'unchanged', handle: first.handle });
+        assert.equal((await store.getAccessToken(j.token))?.user, 'alice');
+        const revoked = await store.revokeAccessToken(first.handle, { user: 'alice' });
+        assert.equal(revoked?.handle, first.handle);
+        assert.equal(await store.getAccessToken(j.token), null);
+        assert.deepEqual(await store.importAccessToken(j), { result: 'unchanged', handle: first.handle });
+        assert.equal(await store.getAccessToken(j.token), null, 'still revoked');
+        assert.deepEqual(await store.inspectToken(j.token), { handle: first.handle, linkId: LINK, consumerKey: CONSUMER, kind: 'access', state: 'revoked' });
+        assert.deepEqual(await store.listAccessTokens({ user: 'alice' }), []);
+      });
+
+      it('an expired import with a live session renews; bulk revocation reaches imports', async () => {
+        const t = Date.now();
+        const j = jiraToken('bob', { expiresAt: t - 1000 });
+        await store.importAccessToken(j);
+        assert.equal(await store.getAccessToken(j.token), null);
+        assert.equal((await store.inspectToken(j.token))?.kind, 'access');
+        const renewed = await store.renewAccessToken(j.token, { consumerKey: CONSUMER, sessionHandle: j.sessionHandle, accessTtlSeconds: ACCESS_TTL });
+        assert.ok(renewed.ok);
+        assert.ok(await store.getAccessToken(j.token));
+        assert.equal(await store.revokeAccessTokens({ user: 'BOB' }), 1);
+        assert.equal(await store.getAccessToken(j.token), null);
+      });
+
+      it('refuses a value no handle can name and a token that can no longer be used', async () => {
+        await assert.rejects(store.importAccessToken(jiraToken('alice', { token: 'short' })), TypeError);
+        const t = Date.now();
+        await assert.rejects(store.importAccessToken(jiraToken('alice', { expiresAt: t - 10, authorizationExpiresAt: t - 5 })), RangeError);
       });
     });
 

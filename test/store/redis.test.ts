@@ -1,6 +1,7 @@
 // The contract suite against a real redis-server, plus what only Redis has: data at rest,
 // TTLs, key rotation, and behaviour when Redis goes away.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -389,6 +390,44 @@ describe('redis store: data at rest', () => {
     }
     assert.throws(() => createRedisStore({ url, keyPrefix: 'a{b}:', encryptionKeys: [newKey()] }), /hash tags/);
     assert.throws(() => createRedisStore({ url, keyPrefix: 'a:', encryptionKeys: [] }), /encryption key/);
+  });
+});
+
+describe('redis store: imported (Jira-issued) access tokens', () => {
+  it('one round trip on the hot path, and nothing usable at rest', async () => {
+    const { store, prefix } = await redisStore();
+    const r = await adminClient();
+    const monitor = await r.monitor();
+    try {
+      const token = randomBytes(24).toString('base64').replace(/[^A-Za-z0-9]/g, 'q').slice(0, 32);
+      const secret = 'S'.repeat(16) + 'secretpart123456';
+      const sessionHandle = 'H'.repeat(16) + 'sessionpart12345';
+      const t = Date.now();
+      const imported = await store.importAccessToken({ token, secret, sessionHandle, linkId: 'link-a', consumerKey: 'app-a', user: 'alice', createdAt: t, expiresAt: t + 3_600_000, authorizationExpiresAt: t + 7_200_000 });
+      assert.equal(imported.result, 'imported');
+      const seen: string[][] = [];
+      // Commands a script runs inside Redis are reported with source "lua": not round trips.
+      const onMonitor = (_time: string, args: string[], source: string) => {
+        if (source !== 'lua' && args.some((a) => a.startsWith(prefix))) seen.push(args);
+      };
+      monitor.on('monitor', onMonitor);
+      await new Promise((res) => setTimeout(res, 50));
+      seen.length = 0;
+      const got = await store.claimNonceAndGetAccessToken({ consumerKey: 'app-a', timestamp: '1', nonce: 'hot', token }, 60);
+      await new Promise((res) => setTimeout(res, 100));
+      monitor.off('monitor', onMonitor);
+      assert.equal(got.access?.user, 'alice');
+      assert.equal(seen.length, 1, `one command: ${JSON.stringify(seen)}`);
+      assert.match(String(seen[0]?.[0]).toLowerCase(), /^eval(sha)?$/);
+      const text = JSON.stringify(await dump(prefix));
+      for (const value of [token, secret, sessionHandle]) assert.ok(!text.includes(value), 'no token value, secret or session handle at rest');
+      assert.ok(text.includes(tokenDigest(token)));
+      assert.ok(text.includes(`at:{${imported.handle}}`));
+    } finally {
+      monitor.disconnect();
+      await store.close();
+      await deletePrefix(prefix);
+    }
   });
 });
 
