@@ -2,12 +2,14 @@
 // (DESIGN.md sections 1d, 3, 6). Not Koa-specific: the WebSocket upgrade path uses it too.
 //
 //   parse params → consumer (or pass-through) → method → timestamp → requestor rules →
-//   signature (when the token secret is not needed) → ONE store round trip (nonce + token) →
+//   signature (when the token secret is not needed) → token shape → ONE store round trip (token,
+//   and the nonce claimed only for a live token of this link) →
 //   token checks → signature (HMAC/PLAINTEXT with the token secret) → nonce → body hash → permission
 import type { ResolvedLink, RuntimeConfig } from '../config/load.js';
 import type { Gateway } from '../gateway.js';
 import { OAuthProblem, type CollectedParams } from '../oauth1/index.js';
 import type { RequestFacts } from '../ops/request-context.js';
+import { accessHandleOfToken } from '../store/tokens.js';
 import type { AccessToken, TokenStore } from '../store/types.js';
 import {
   checkAccessTokenOfLink,
@@ -77,11 +79,18 @@ export async function authenticate(gw: Gateway, cfg: RuntimeConfig, input: AuthI
   checkTimestamp(cfg, req, input.nowMs);
   const requestor = requestorOf(req);
 
-  // RSA-SHA1 ignores the token secret, and 2LO has none: verify before touching the store.
+  // RSA-SHA1 ignores the token secret, and 2LO has none: verify before touching the store, so
+  // that no unverified 2LO request ever makes the store keep a nonce.
   const needsTokenSecret = flow === '3LO' && req.signatureMethod !== 'RSA-SHA1';
   if (!needsTokenSecret) checkSignature(cfg, link, req, '');
+  // A value that can be neither a native nor an imported access token is refused without a store call.
+  if (flow === '3LO' && accessHandleOfToken(req.token ?? '') === null) throw new OAuthProblem('token_rejected', { detail: 'not an access token of this gateway' });
 
-  const lookup = await gw.store.claimNonceAndGetAccessToken(nonceKeyOf(req), nonceTtlSeconds(cfg));
+  // The store claims the nonce only for a live access token of this link (or for 2LO, verified
+  // above). HMAC-SHA1/PLAINTEXT 3LO is verified after the round trip (the token secret comes with
+  // it), so a nonce may be kept for a request whose signature then fails: only by someone who
+  // holds a real access token value, which is itself a secret.
+  const lookup = await gw.store.claimNonceAndGetAccessToken(nonceKeyOf(req), nonceTtlSeconds(cfg), link.id);
 
   let access: AccessToken | null = null;
   if (flow === '3LO') {

@@ -422,10 +422,13 @@ export function createMemoryStore(opts: { now?: () => number } = {}): TokenStore
       return claim(key, ttlSeconds);
     },
 
-    async claimNonceAndGetAccessToken(key: NonceKey, ttlSeconds: number): Promise<ResourceLookup> {
+    async claimNonceAndGetAccessToken(key: NonceKey, ttlSeconds: number, linkId: string): Promise<ResourceLookup> {
       sweep();
-      const nonceFresh = claim(key, ttlSeconds);
-      return { nonceFresh, access: key.token === '' ? null : getAccess(key.token) };
+      if (key.token === '') return { nonceFresh: claim(key, ttlSeconds), access: null };
+      // As in Redis: the nonce is claimed only for a live access token of this consumer and link.
+      const access = getAccess(key.token);
+      if (access === null || access.consumerKey !== key.consumerKey || access.linkId !== linkId) return { nonceFresh: false, access: null };
+      return { nonceFresh: claim(key, ttlSeconds), access };
     },
 
     async ping(): Promise<void> {},

@@ -223,8 +223,17 @@ end
 return {}
 `;
 
-/** KEYS nonce, at; ARGV ttlSeconds -> {fresh 0/1, access token fields...}. */
+/**
+ * KEYS nonce, at; ARGV ttlSeconds, tokenDigest, consumerKey, linkId, now ->
+ * {1 fresh / 0 replay, access token fields...}, or {-1} with nothing written when the key names
+ * no live access token of this consumer and link: a request with a token that is unknown,
+ * revoked, expired or another link's never leaves a nonce behind (anyone could send millions).
+ */
 const CLAIM_NONCE_AND_GET = `
+local f = redis.call('HMGET', KEYS[2], 'd', 'rv', 'ea', 'ck', 'lk')
+if f[1] ~= ARGV[2] or f[2] or not f[3] or tonumber(f[3]) <= tonumber(ARGV[5]) or f[4] ~= ARGV[3] or f[5] ~= ARGV[4] then
+  return {-1}
+end
 local fresh = 0
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then fresh = 1 end
 local out = redis.call('HGETALL', KEYS[2])
@@ -264,7 +273,7 @@ interface StoreScripts {
   applinkRenew(at: string, ...args: Arg[]): Promise<unknown>;
   applinkRevoke(at: string, ...args: Arg[]): Promise<unknown>;
   applinkInspect(rt: string, at: string, digest: string): Promise<unknown>;
-  applinkClaimNonceAndGet(nonce: string, at: string, ttlSeconds: number): Promise<unknown>;
+  applinkClaimNonceAndGet(nonce: string, at: string, ttlSeconds: number, digest: string, consumerKey: string, linkId: string, now: number): Promise<unknown>;
   applinkIndexAdd(index: string, handle: string, ttlMs: number): Promise<unknown>;
   applinkImportAccess(rt: string, at: string, ...args: Arg[]): Promise<unknown>;
 }
@@ -949,17 +958,23 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
       return reply === 'OK';
     },
 
-    async claimNonceAndGetAccessToken(key: NonceKey, ttlSeconds: number): Promise<ResourceLookup> {
+    async claimNonceAndGetAccessToken(key: NonceKey, ttlSeconds: number, linkId: string): Promise<ResourceLookup> {
       const ttl = nonceTtlSeconds(ttlSeconds);
-      const h = key.token === '' ? null : accessHandleOfToken(key.token);
-      if (h === null) {
-        // 2LO, or a token that cannot be ours: only the nonce to claim.
+      if (key.token === '') {
+        // 2LO: only the nonce to claim (the caller has verified the signature first).
         const reply = await run(() => client.set(nonceKey(key), '1', 'EX', ttl, 'NX'));
         return { nonceFresh: reply === 'OK', access: null };
       }
-      const reply = await run(() => scripts.applinkClaimNonceAndGet(nonceKey(key), accessKey(h), ttl));
-      const nonceFresh = Array.isArray(reply) && Number(reply[0]) === 1;
-      return { nonceFresh, access: liveAccess(h, key.token, fields(reply, 1)) };
+      // A value that can be neither a native nor an imported access token costs no round trip and claims nothing.
+      const h = accessHandleOfToken(key.token);
+      if (h === null) return { nonceFresh: false, access: null };
+      const reply = await run(() =>
+        scripts.applinkClaimNonceAndGet(nonceKey(key), accessKey(h), ttl, tokenDigest(key.token), key.consumerKey, linkId, now()),
+      );
+      const state = Array.isArray(reply) ? Number(reply[0]) : -1;
+      if (state === -1) return { nonceFresh: false, access: null };
+      const access = liveAccess(h, key.token, fields(reply, 1));
+      return { nonceFresh: state === 1 && access !== null, access };
     },
 
     async ping(): Promise<void> {

@@ -155,9 +155,12 @@ export interface NonceKey {
 }
 
 export interface ResourceLookup {
-  /** false when this nonce was already seen (replay). */
+  /**
+   * true: claimed now. false: already seen (replay), or, with a token, not claimed at all
+   * because `access` is null.
+   */
   nonceFresh: boolean;
-  /** The live access token named by the request, or null (unknown, revoked or expired). */
+  /** The live access token of the consumer and link named by the request, or null (unknown, revoked, expired, another link's). */
   access: AccessToken | null;
 }
 
@@ -207,10 +210,13 @@ export interface TokenStore {
   /** Claims a nonce (SET NX EX ttlSeconds). true = fresh, false = already used. */
   claimNonce(key: NonceKey, ttlSeconds: number): Promise<boolean>;
   /**
-   * The signed-request hot path in one round trip: claims the nonce and reads the access
-   * token (when `key.token` is non-empty).
+   * The signed-request hot path in one round trip: reads the access token named by `key.token`
+   * and claims the nonce only when it is a live access token of `key.consumerKey` and `linkId`
+   * (else nothing is written: a never-issued token must not make the store keep a nonce).
+   * A token value that cannot be one of the gateway's costs no round trip. Without a token (2LO)
+   * the nonce is claimed: the caller verifies the signature first.
    */
-  claimNonceAndGetAccessToken(key: NonceKey, ttlSeconds: number): Promise<ResourceLookup>;
+  claimNonceAndGetAccessToken(key: NonceKey, ttlSeconds: number, linkId: string): Promise<ResourceLookup>;
 
   /** Resolves when the backend answers; rejects otherwise (readiness of /readyz/redis). */
   ping(): Promise<void>;

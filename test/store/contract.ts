@@ -544,10 +544,10 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         );
         assert.equal(got.expiresAt, j.expiresAt);
         const key = { consumerKey: CONSUMER, timestamp: '1', nonce: 'n-imported', token: j.token };
-        const first = await store.claimNonceAndGetAccessToken(key, 60);
+        const first = await store.claimNonceAndGetAccessToken(key, 60, LINK);
         assert.equal(first.nonceFresh, true);
         assert.equal(first.access?.handle, imported.handle);
-        assert.equal((await store.claimNonceAndGetAccessToken(key, 60)).nonceFresh, false);
+        assert.equal((await store.claimNonceAndGetAccessToken(key, 60, LINK)).nonceFresh, false);
         const listed = await store.listAccessTokens({ user: 'alice' });
         assert.deepEqual(listed.map((x) => x.handle), [imported.handle]);
         assert.deepEqual((await store.listAccessTokens({ linkId: LINK })).map((x) => x.handle), [imported.handle]);
@@ -563,7 +563,7 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         await store.importAccessToken(j);
         const off = `${j.token.slice(0, -1)}${j.token.endsWith('A') ? 'B' : 'A'}`;
         assert.equal(await store.getAccessToken(off), null);
-        assert.equal((await store.claimNonceAndGetAccessToken({ consumerKey: CONSUMER, timestamp: '1', nonce: 'x', token: off }, 60)).access, null);
+        assert.equal((await store.claimNonceAndGetAccessToken({ consumerKey: CONSUMER, timestamp: '1', nonce: 'x', token: off }, 60, LINK)).access, null);
         assert.equal(await store.getAccessToken(`${j.token}0`), null);
         assert.equal(await store.getRequestToken(j.token), null, 'never a request token');
       });
@@ -714,11 +714,10 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
             consumerKey: CONSUMER,
           });
           assert.equal(await store.getAccessToken(dead.token), null);
-          const hot = await store.claimNonceAndGetAccessToken(
-            { consumerKey: CONSUMER, timestamp: '1', nonce: `tomb-${dead.handle}`, token: dead.token },
-            600,
-          );
-          assert.deepEqual(hot, { nonceFresh: true, access: null });
+          const tombKey = { consumerKey: CONSUMER, timestamp: '1', nonce: `tomb-${dead.handle}`, token: dead.token };
+          const hot = await store.claimNonceAndGetAccessToken(tombKey, 600, LINK);
+          assert.deepEqual(hot, { nonceFresh: false, access: null });
+          assert.equal(await store.claimNonce(tombKey, 600), true, 'a revoked token claims no nonce');
           const renew = { consumerKey: CONSUMER, sessionHandle: dead.sessionHandle, accessTtlSeconds: ACCESS_TTL };
           assert.deepEqual(await store.renewAccessToken(dead.token, renew), { ok: false, reason: 'revoked' });
           assert.deepEqual(await store.renewAccessToken(dead.token, { ...renew, consumerKey: OTHER_CONSUMER }), {
@@ -811,7 +810,7 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
         const a = await issue();
         const hot = key({ nonce: 'n-race-hot', token: a.token });
         const lookups = await Promise.all(
-          Array.from({ length: 20 }, () => store.claimNonceAndGetAccessToken(hot, 600)),
+          Array.from({ length: 20 }, () => store.claimNonceAndGetAccessToken(hot, 600, LINK)),
         );
         assert.equal(lookups.filter((l) => l.nonceFresh).length, 1);
         assert.ok(lookups.every((l) => l.access?.handle === a.handle));
@@ -820,40 +819,57 @@ export function storeContract(name: string, make: () => Promise<StoreFixture>): 
       it('claimNonceAndGetAccessToken: the hot path', async (t) => {
         const a = await issue('alice');
         const k = key({ nonce: 'hot-1', token: a.token });
-        assert.deepEqual(await store.claimNonceAndGetAccessToken(k, 600), { nonceFresh: true, access: a });
-        assert.deepEqual(await store.claimNonceAndGetAccessToken(k, 600), { nonceFresh: false, access: a });
+        assert.deepEqual(await store.claimNonceAndGetAccessToken(k, 600, LINK), { nonceFresh: true, access: a });
+        assert.deepEqual(await store.claimNonceAndGetAccessToken(k, 600, LINK), { nonceFresh: false, access: a });
         // Shares the nonce space with claimNonce.
         const k2 = key({ nonce: 'hot-2', token: a.token });
         assert.equal(await store.claimNonce(k2, 600), true);
-        assert.equal((await store.claimNonceAndGetAccessToken(k2, 600)).nonceFresh, false);
+        assert.equal((await store.claimNonceAndGetAccessToken(k2, 600, LINK)).nonceFresh, false);
         const k3 = key({ nonce: 'hot-3', token: a.token });
-        assert.equal((await store.claimNonceAndGetAccessToken(k3, 600)).nonceFresh, true);
+        assert.equal((await store.claimNonceAndGetAccessToken(k3, 600, LINK)).nonceFresh, true);
         assert.equal(await store.claimNonce(k3, 600), false);
-        // 2LO: no token to read.
-        assert.deepEqual(await store.claimNonceAndGetAccessToken(key({ nonce: 'hot-4' }), 600), {
+        // 2LO: no token to read; the nonce is claimed.
+        assert.deepEqual(await store.claimNonceAndGetAccessToken(key({ nonce: 'hot-4' }), 600, LINK), {
           nonceFresh: true,
           access: null,
         });
-        // Unknown, forged or request-token values read as null; the nonce is claimed all the same.
-        for (const [i, token] of ['nope', forged(a.token), (await newRequest()).token].entries()) {
-          const kk = key({ nonce: `hot-unknown-${i}`, token });
-          assert.deepEqual(await store.claimNonceAndGetAccessToken(kk, 600), { nonceFresh: true, access: null });
-          assert.deepEqual(await store.claimNonceAndGetAccessToken(kk, 600), { nonceFresh: false, access: null });
-        }
-        // Revoked: null on the very next request.
+        assert.equal(await store.claimNonce(key({ nonce: 'hot-4' }), 600), false);
+        // Revoked: null on the very next request, and no nonce kept for it.
         await store.revokeAccessToken(a.handle);
-        assert.deepEqual(await store.claimNonceAndGetAccessToken(key({ nonce: 'hot-5', token: a.token }), 600), {
-          nonceFresh: true,
-          access: null,
-        });
+        const k5 = key({ nonce: 'hot-5', token: a.token });
+        assert.deepEqual(await store.claimNonceAndGetAccessToken(k5, 600, LINK), { nonceFresh: false, access: null });
+        assert.equal(await store.claimNonce(k5, 600), true, 'a revoked token claims no nonce');
         const clock = needsClock(t);
         if (!clock) return;
         const b = await issue('bob');
         clock.advance(ACCESS_TTL * 1000);
-        assert.deepEqual(await store.claimNonceAndGetAccessToken(key({ nonce: 'hot-6', token: b.token }), 600), {
-          nonceFresh: true,
-          access: null,
-        });
+        const k6 = key({ nonce: 'hot-6', token: b.token });
+        assert.deepEqual(await store.claimNonceAndGetAccessToken(k6, 600, LINK), { nonceFresh: false, access: null });
+        assert.equal(await store.claimNonce(k6, 600), true, 'an expired token claims no nonce');
+      });
+
+      it('a flood of never-issued, forged or foreign tokens claims no nonce (hot path)', async () => {
+        const a = await issue('alice');
+        const other = await issue('carol', { linkId: OTHER_LINK, consumerKey: OTHER_CONSUMER });
+        const refused: Array<[string, NonceKey]> = [
+          ['not our shape', key({ nonce: 'flood-0', token: 'nope' })],
+          ['never issued', key({ nonce: 'flood-1', token: `${'B'.repeat(16)}.${'C'.repeat(32)}` })],
+          ['never imported (Jira shape)', key({ nonce: 'flood-1j', token: 'D'.repeat(32) })],
+          ['forged secret part', key({ nonce: 'flood-2', token: forged(a.token) })],
+          ['a request token', key({ nonce: 'flood-3', token: (await newRequest()).token })],
+          ['another consumer key', key({ nonce: 'flood-4', token: a.token, consumerKey: OTHER_CONSUMER })],
+          ['another link', key({ nonce: 'flood-5', token: other.token, consumerKey: OTHER_CONSUMER })],
+        ];
+        for (const [what, k] of refused) {
+          for (let i = 0; i < 3; i++) {
+            assert.deepEqual(await store.claimNonceAndGetAccessToken(k, 600, LINK), { nonceFresh: false, access: null }, what);
+          }
+          assert.equal(await store.claimNonce(k, 600), true, `${what}: no nonce was kept`);
+        }
+        // The token's own link still gets replay protection.
+        const ok = key({ nonce: 'flood-ok', token: other.token, consumerKey: OTHER_CONSUMER });
+        assert.equal((await store.claimNonceAndGetAccessToken(ok, 600, OTHER_LINK)).nonceFresh, true);
+        assert.equal((await store.claimNonceAndGetAccessToken(ok, 600, OTHER_LINK)).nonceFresh, false);
       });
     });
 

@@ -136,7 +136,7 @@ describe('redis cluster', () => {
       const handles: string[] = [];
       for (let i = 0; i < 12; i++) {
         const a = await issue(store, `user${i}`);
-        await store.claimNonceAndGetAccessToken({ consumerKey: 'app-a', timestamp: '1', nonce: `n${i}`, token: a.token }, 60);
+        await store.claimNonceAndGetAccessToken({ consumerKey: 'app-a', timestamp: '1', nonce: `n${i}`, token: a.token }, 60, 'link-a');
         handles.push(a.handle);
       }
       const perNode = await Promise.all(direct.map((r) => r.keys(`${prefix}*`)));
@@ -184,6 +184,7 @@ describe('redis store: data at rest', () => {
       await store.claimNonceAndGetAccessToken(
         { consumerKey: 'app-a', timestamp: '1', nonce: 'n', token: a.token },
         600,
+        'link-a',
       );
       await store.claimNonce({ consumerKey: 'app-a', timestamp: '1', nonce: 'n', token: pending.token }, 600);
       // A revoked token's tombstone keeps no secret at all, not even encrypted.
@@ -239,7 +240,7 @@ describe('redis store: data at rest', () => {
         sessionHandle: a.sessionHandle,
         accessTtlSeconds: 3600,
       });
-      await store.claimNonceAndGetAccessToken({ consumerKey: 'app-a', timestamp: '1', nonce: 'n', token: a.token }, 600);
+      await store.claimNonceAndGetAccessToken({ consumerKey: 'app-a', timestamp: '1', nonce: 'n', token: a.token }, 600, 'link-a');
       await store.claimNonce({ consumerKey: 'app-a', timestamp: '1', nonce: 'n', token: '' }, 600);
       await store.createRequestToken({ linkId: 'l', consumerKey: 'c', callback: null, version: '1.0', ttlSeconds: 600 });
       await store.listAccessTokens({ user: 'alice' });
@@ -413,7 +414,7 @@ describe('redis store: imported (Jira-issued) access tokens', () => {
       monitor.on('monitor', onMonitor);
       await new Promise((res) => setTimeout(res, 50));
       seen.length = 0;
-      const got = await store.claimNonceAndGetAccessToken({ consumerKey: 'app-a', timestamp: '1', nonce: 'hot', token }, 60);
+      const got = await store.claimNonceAndGetAccessToken({ consumerKey: 'app-a', timestamp: '1', nonce: 'hot', token }, 60, 'link-a');
       await new Promise((res) => setTimeout(res, 100));
       monitor.off('monitor', onMonitor);
       assert.equal(got.access?.user, 'alice');
@@ -458,7 +459,7 @@ describe('redis store: when Redis goes away', () => {
       ['revokeAccessTokens', () => store.revokeAccessTokens({ user: 'alice' })],
       ['listAccessTokens', () => store.listAccessTokens({ user: 'alice' })],
       ['claimNonce', () => store.claimNonce(nonce, 60)],
-      ['claimNonceAndGetAccessToken', () => store.claimNonceAndGetAccessToken(nonce, 60)],
+      ['claimNonceAndGetAccessToken', () => store.claimNonceAndGetAccessToken(nonce, 60, 'link-a')],
       ['ping', () => store.ping()],
     ];
   }
@@ -528,7 +529,7 @@ describe('redis store: when Redis goes away', () => {
       try {
         await expectUnavailable('getAccessToken', () => store.getAccessToken(a.token));
         await expectUnavailable('claimNonceAndGetAccessToken', () =>
-          store.claimNonceAndGetAccessToken({ consumerKey: 'app-a', timestamp: '1', nonce: 'hung', token: a.token }, 60),
+          store.claimNonceAndGetAccessToken({ consumerKey: 'app-a', timestamp: '1', nonce: 'hung', token: a.token }, 60, 'link-a'),
         );
         assert.equal(store.isHealthy(), false);
       } finally {
