@@ -3,6 +3,7 @@ import type { RuntimeConfig } from './config/load.js';
 import type { TokenStore } from './store/types.js';
 import type { Logger } from './ops/logger.js';
 import type { Metrics } from './ops/metrics.js';
+import { createFailureLimit, type FailureLimit } from './verify/failure-limit.js';
 
 export interface Gateway {
   /** The current configuration; a reload swaps it atomically, so read it once per request. */
@@ -11,6 +12,8 @@ export interface Gateway {
   readonly store: TokenStore;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** Brute-force damping of verification failures (security.failureLimit). */
+  readonly failureLimit: FailureLimit;
   /** Set on SIGTERM: /readyz answers 503 from then on. */
   shuttingDown: boolean;
   /** An audit event (token issued, approved, ..., every impersonation): logged with audit: true. */
@@ -19,6 +22,13 @@ export interface Gateway {
 
 export function createGateway(parts: { cfg: RuntimeConfig; store: TokenStore; log: Logger; metrics: Metrics }): Gateway {
   let current = parts.cfg;
+  const failureLimit = createFailureLimit({
+    settings: () => current.config.security.failureLimit,
+    store: parts.store,
+    keyPrefix: () => current.config.store.redis?.keyPrefix ?? '',
+    metrics: parts.metrics,
+    log: parts.log,
+  });
   return {
     cfg: () => current,
     setCfg(next) {
@@ -27,6 +37,7 @@ export function createGateway(parts: { cfg: RuntimeConfig; store: TokenStore; lo
     store: parts.store,
     log: parts.log,
     metrics: parts.metrics,
+    failureLimit,
     shuttingDown: false,
     audit(event, fields) {
       parts.log.info({ audit: true, event, ...fields }, `audit ${event}`);

@@ -178,6 +178,15 @@ const demoAuth = z
   })
   .strict();
 
+/** A failure budget: `points` failures within `durationSeconds`, then refused for `blockSeconds`. */
+const failureWindow = z
+  .object({
+    points: z.number().int().min(1).max(1_000_000),
+    durationSeconds: z.number().int().min(1).max(86_400),
+    blockSeconds: z.number().int().min(1).max(86_400),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: z
@@ -262,6 +271,35 @@ export const configSchema = z
       })
       .strict()
       .default({ timestampSkewSeconds: 300, requestTokenTtlSeconds: 600, accessTokenTtlSeconds: 157680000 }),
+    security: z
+      .object({
+        /**
+         * Verification failures (bad signatures, unknown tokens, wrong verifiers) counted per
+         * source address and per (consumer key, source); past the limit: 429 consumer_key_refused.
+         */
+        failureLimit: z
+          .object({
+            enabled: z.boolean().default(true),
+            /** Every OAuth request from one source address (the peer, or X-Forwarded-For from server.trustedProxies). */
+            perSource: failureWindow.default({ points: 100, durationSeconds: 60, blockSeconds: 300 }),
+            /** One link's consumer key from one source: the lower limit; never per consumer alone (anyone could lock a link out). */
+            perConsumerSource: failureWindow.default({ points: 30, durationSeconds: 60, blockSeconds: 120 }),
+          })
+          .strict()
+          .default({
+            enabled: true,
+            perSource: { points: 100, durationSeconds: 60, blockSeconds: 300 },
+            perConsumerSource: { points: 30, durationSeconds: 60, blockSeconds: 120 },
+          }),
+      })
+      .strict()
+      .default({
+        failureLimit: {
+          enabled: true,
+          perSource: { points: 100, durationSeconds: 60, blockSeconds: 300 },
+          perConsumerSource: { points: 30, durationSeconds: 60, blockSeconds: 120 },
+        },
+      }),
     logging: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -14,11 +14,14 @@ export type OAuthProblemName =
   | 'token_rejected'
   | 'signature_invalid'
   | 'consumer_key_unknown'
+  | 'consumer_key_refused'
   | 'permission_unknown'
   | 'permission_denied';
 
-// DESIGN.md §3: malformed requests are 400, everything about credentials is 401.
-const STATUS: Readonly<Record<OAuthProblemName, 400 | 401>> = {
+// DESIGN.md §3: malformed requests are 400, everything about credentials is 401; the
+// extension's "temporarily unacceptable" consumer_key_refused is 429 (security.failureLimit).
+export type OAuthProblemStatus = 400 | 401 | 429;
+const STATUS: Readonly<Record<OAuthProblemName, OAuthProblemStatus>> = {
   version_rejected: 400,
   parameter_absent: 400,
   parameter_rejected: 400,
@@ -31,6 +34,7 @@ const STATUS: Readonly<Record<OAuthProblemName, 400 | 401>> = {
   token_rejected: 401,
   signature_invalid: 401,
   consumer_key_unknown: 401,
+  consumer_key_refused: 429,
   permission_unknown: 401,
   permission_denied: 401,
 };
@@ -50,18 +54,21 @@ function listNames(names: string[], separator: string): string {
 
 export class OAuthProblem extends Error {
   readonly problem: OAuthProblemName;
-  readonly status: 400 | 401;
+  readonly status: OAuthProblemStatus;
   /** Extra problem parameters sent to the client (e.g. oauth_parameters_rejected). */
   readonly params: Record<string, string>;
+  /** Sent as Retry-After (seconds) with the answer. */
+  readonly retryAfterSeconds: number | undefined;
   // Koa/http-errors convention: the client may see this error (it carries no secret).
   readonly expose = true;
 
-  constructor(problem: OAuthProblemName, opts: { params?: Record<string, string>; detail?: string } = {}) {
+  constructor(problem: OAuthProblemName, opts: { params?: Record<string, string>; detail?: string; retryAfterSeconds?: number } = {}) {
     super((opts.detail ?? problem).slice(0, MAX_DETAIL_LENGTH));
     this.name = 'OAuthProblem';
     this.problem = problem;
     this.status = STATUS[problem];
     this.params = { ...opts.params };
+    this.retryAfterSeconds = opts.retryAfterSeconds;
   }
 
   /** parameter_absent with oauth_parameters_absent=a&b. */

@@ -18,6 +18,7 @@ export function sendOAuthProblem(ctx: Context, gw: Gateway, p: OAuthProblem): vo
   ctx.status = p.status;
   ctx.set('WWW-Authenticate', wwwAuthenticate(gw.cfg().publicBaseUrl.href.replace(/\/$/, ''), p));
   ctx.set('Cache-Control', 'no-store');
+  if (p.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(p.retryAfterSeconds));
   ctx.type = 'application/x-www-form-urlencoded';
   ctx.body = problemBody(p);
 }

@@ -24,6 +24,8 @@ export interface Metrics {
   configLoadedTimestamp: Gauge;
   storeErrors: Counter;
   storeUp: Gauge;
+  /** Requests answered 429 consumer_key_refused by security.failureLimit, by scope (source, consumer_source). */
+  failureLimitRefusals: Counter<'scope'>;
   /** Hot-path forms of requests.inc / refusals.inc / upstreamDuration.observe: one cached series per label set. */
   countRequest(flow: string, outcome: string): void;
   countRefusal(problem: string, link: string): void;
@@ -85,6 +87,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     configLastReloadSuccess: new Gauge({ name: 'applink_config_last_reload_success', help: '1 when the last configuration reload succeeded, 0 when it was refused', aggregator: 'min', registers: [registry] }),
     configLoadedTimestamp: new Gauge({ name: 'applink_config_loaded_timestamp_seconds', help: 'Unix time the serving configuration was loaded', aggregator: 'min', registers: [registry] }),
     storeErrors: new Counter({ name: 'applink_store_errors_total', help: 'Token store (Redis) errors', registers: [registry] }),
+    failureLimitRefusals: new Counter({
+      name: 'applink_failure_limit_refusals_total',
+      help: 'Requests refused 429 after too many verification failures, by scope (source, consumer_source)',
+      labelNames: ['scope'],
+      registers: [registry],
+    }),
     storeUp: new Gauge({
       name: 'applink_store_up',
       help: '1 while the token store answers',

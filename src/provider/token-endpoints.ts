@@ -4,7 +4,9 @@
 import type { Context, Next } from 'koa';
 import type { Gateway } from '../gateway.js';
 import { OAuthProblem, formEncode } from '../oauth1/index.js';
+import { clientAddress } from '../proxy/headers.js';
 import type { AccessToken } from '../store/types.js';
+import { underFailureLimit } from '../verify/failure-limit.js';
 import {
   checkProtocolParams,
   checkSignature,
@@ -34,6 +36,7 @@ export function tokenEndpointSteps(gw: Gateway, endpoint: Endpoint): Step[] {
   };
   use(readRequest,             RT, AT);
   use(foreignConsumerToAppB,   RT, AT);
+  use(failureLimit(gw),        RT, AT);
   use(protocolParams,          RT, AT);
   use(consumerLink,            RT, AT);
   use(signatureMethod,         RT, AT);
@@ -60,6 +63,17 @@ async function readRequest(ctx: Context, next: Next): Promise<void> {
   if (params === null) throw OAuthProblem.absent(REQUIRED_ANY, 'not an OAuth request: no OAuth parameters in the header, query or form body');
   s.params = params;
   await next();
+}
+
+// Verification failures count per source (security.failureLimit): a blocked source gets 429
+// consumer_key_refused before any further work; a failure below runs through the limiter.
+function failureLimit(gw: Gateway): Step {
+  return async function failureLimit(ctx, next) {
+    const s = dance(ctx);
+    const key = need(s.params, 'params').oauth.oauth_consumer_key;
+    const linkConsumerKey = key !== undefined && s.cfg.linksByConsumerKey.has(key) ? key : null;
+    await underFailureLimit(gw.failureLimit, clientAddress(ctx.req, s.cfg.trustedProxies), linkConsumerKey, () => next());
+  };
 }
 
 // oauth_version, required parameters, signature method name, timestamp and nonce shape.

@@ -11,6 +11,7 @@ import { OAuthProblem, type CollectedParams } from '../oauth1/index.js';
 import type { RequestFacts } from '../ops/request-context.js';
 import { accessHandleOfToken } from '../store/tokens.js';
 import type { AccessToken, TokenStore } from '../store/types.js';
+import { underFailureLimit } from '../verify/failure-limit.js';
 import {
   checkAccessTokenOfLink,
   checkBodyHash,
@@ -54,12 +55,14 @@ export interface AuthInput {
   params: CollectedParams | null;
   /** The raw body when it was read (form bodies, and bodies with oauth_body_hash). */
   rawBody?: Buffer;
+  /** The client's address (clientAddress: the peer, or X-Forwarded-For from a trusted proxy), for security.failureLimit. */
+  source: string;
   nowMs?: number;
 }
 
 /** Decides who the request runs as, or throws the OAuthProblem that refuses it. Fills `facts` as it learns. */
 export async function authenticate(gw: Gateway, cfg: RuntimeConfig, input: AuthInput, facts: RequestFacts): Promise<Verdict> {
-  const { view, params } = input;
+  const { params } = input;
   if (params === null) return { kind: 'unsigned' };
 
   const consumerKey = params.oauth.oauth_consumer_key;
@@ -70,6 +73,13 @@ export async function authenticate(gw: Gateway, cfg: RuntimeConfig, input: AuthI
     return { kind: 'passthrough', consumerKey };
   }
 
+  // Verification failures count per source (security.failureLimit); a blocked source gets 429 before any work.
+  const linkConsumerKey = consumerKey !== undefined && cfg.linksByConsumerKey.has(consumerKey) ? consumerKey : null;
+  return underFailureLimit(gw.failureLimit, input.source, linkConsumerKey, () => verifySigned(gw, cfg, input, params, facts));
+}
+
+async function verifySigned(gw: Gateway, cfg: RuntimeConfig, input: AuthInput, params: CollectedParams, facts: RequestFacts): Promise<Verdict> {
+  const { view } = input;
   const req = checkProtocolParams(view, params);
   const link = requireLink(cfg, req);
   facts.link = link.id;

@@ -53,7 +53,9 @@ export function answerProxyError(gw: Gateway, req: IncomingMessage, res: ServerR
     facts.problem = err.problem;
     facts.outcome = 'refused';
     if (gw.log.isLevelEnabled('debug')) gw.log.debug({ requestId: facts.requestId, problem: err.problem, detail: err.message }, 'oauth refusal');
-    answer(req, res, err.status, { 'WWW-Authenticate': wwwAuthenticate(compiledOf(gw.cfg()).realm, err), 'Cache-Control': 'no-store', 'Content-Type': 'application/x-www-form-urlencoded' }, problemBody(err), gw.shuttingDown, facts.requestId);
+    const headers: Record<string, string> = { 'WWW-Authenticate': wwwAuthenticate(compiledOf(gw.cfg()).realm, err), 'Cache-Control': 'no-store', 'Content-Type': 'application/x-www-form-urlencoded' };
+    if (err.retryAfterSeconds !== undefined) headers['Retry-After'] = String(err.retryAfterSeconds);
+    answer(req, res, err.status, headers, problemBody(err), gw.shuttingDown, facts.requestId);
     return;
   }
   if (err instanceof StoreUnavailableError) {

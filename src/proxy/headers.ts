@@ -2,6 +2,8 @@
 // client-sent copy of an identity header removed (with `_`/`-` variants and anything named in
 // Connection), X-Forwarded-* set by the gateway (DESIGN.md sections 2 and 7).
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { isIP } from 'node:net';
+import type { CidrMatcher } from '../config/cidr.js';
 import type { RuntimeConfig } from '../config/load.js';
 import { OAuthProblem } from '../oauth1/index.js';
 import { HOP_BY_HOP, canonicalHeaderName, compiledOf, forwardedUrlOf, type ForwardedUrl } from './compiled.js';
@@ -73,6 +75,24 @@ export function checkTransferEncoding(req: IncomingMessage): void {
 export function peerAddress(req: IncomingMessage): string {
   const a = req.socket.remoteAddress ?? '';
   return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a)?.[1] ?? a;
+}
+
+/**
+ * The client's address: the peer, or, when the peer is in server.trustedProxies, the nearest
+ * address of X-Forwarded-For (read from the right) that is not a trusted proxy itself. An entry
+ * that is not an IP address ends the walk at the last trusted hop.
+ */
+export function clientAddress(req: IncomingMessage, trustedProxies: CidrMatcher): string {
+  let address = peerAddress(req);
+  if (!trustedProxies.contains(address)) return address;
+  const hops = (req.headersDistinct['x-forwarded-for'] ?? []).join(',').split(',');
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = (hops[i] ?? '').trim().replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
+    if (isIP(hop) === 0) break;
+    address = hop;
+    if (!trustedProxies.contains(hop)) break;
+  }
+  return address;
 }
 
 export interface UpstreamHeaderOptions {

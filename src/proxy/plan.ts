@@ -11,7 +11,7 @@ import { readBodyUpTo } from './body.js';
 import { authenticate, type Verdict } from './authenticate.js';
 import { compiledOf } from './compiled.js';
 import type { ForwardPlan } from './forward.js';
-import { upstreamHeaders } from './headers.js';
+import { clientAddress, upstreamHeaders } from './headers.js';
 import { applyIdentity } from './identity.js';
 import { isSignedRequestParam, isSmuggledRequestor, removeFormParams, removeQueryParams, requestTargetOf, type RequestTarget } from './target.js';
 
@@ -84,7 +84,7 @@ export async function planForward(
   if (rawBody === undefined && bodyPresent && params?.oauth.oauth_body_hash !== undefined) rawBody = await readBodyUpTo(req, limit, cfg.config.server.bodyIdleTimeoutMs);
   if (rawBody === undefined && bodyPresent && lengthlessDeleteOrOptions(req)) rawBody = await readBodyUpTo(req, limit, cfg.config.server.bodyIdleTimeoutMs);
 
-  const verdict: Verdict = await authenticate(gw, cfg, { view, params, rawBody }, facts);
+  const verdict: Verdict = await authenticate(gw, cfg, { view, params, rawBody, source: clientAddress(req, cfg.trustedProxies) }, facts);
   const identity = verdict.kind === 'signed';
   if (verdict.kind === 'unsigned') facts.flow = 'unsigned';
 

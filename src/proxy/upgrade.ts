@@ -79,7 +79,11 @@ export function attachUpgradeHandler(server: http.Server, gw: Gateway): void {
           facts.outcome = 'refused';
           refuse(
             err.status,
-            { 'WWW-Authenticate': wwwAuthenticate(cfg.publicBaseUrl.href.replace(/\/$/, ''), err), 'Content-Type': 'application/x-www-form-urlencoded' },
+            {
+              'WWW-Authenticate': wwwAuthenticate(cfg.publicBaseUrl.href.replace(/\/$/, ''), err),
+              'Content-Type': 'application/x-www-form-urlencoded',
+              ...(err.retryAfterSeconds !== undefined && { 'Retry-After': String(err.retryAfterSeconds) }),
+            },
             problemBody(err),
           );
         } else if (err instanceof StoreUnavailableError) {

@@ -977,6 +977,8 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
       return { nonceFresh: state === 1 && access !== null, access };
     },
 
+    redisClient: client,
+
     async ping(): Promise<void> {
       await run(() => client.ping());
     },

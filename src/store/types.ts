@@ -1,5 +1,6 @@
 // The token and nonce store contract (DESIGN.md section 6). Redis and memory implement it;
 // one shared contract suite (test/store/contract.ts) runs against both.
+import type { Cluster, Redis } from 'ioredis';
 
 /** OAuth 1.0a tokens carry a callback; 1.0 tokens (jirashell --oauth-dance) do not. */
 export type DanceVersion = '1.0' | '1.0a';
@@ -217,6 +218,9 @@ export interface TokenStore {
    * the nonce is claimed: the caller verifies the signature first.
    */
   claimNonceAndGetAccessToken(key: NonceKey, ttlSeconds: number, linkId: string): Promise<ResourceLookup>;
+
+  /** The Redis connection, for counters kept beside the tokens (security.failureLimit); absent for the memory store. */
+  readonly redisClient?: Redis | Cluster;
 
   /** Resolves when the backend answers; rejects otherwise (readiness of /readyz/redis). */
   ping(): Promise<void>;
