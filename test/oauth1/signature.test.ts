@@ -295,7 +295,7 @@ describe('verifySignature — missing inputs and malformed signatures never thro
     // V1: 128 bytes, one '=' and 2 unused bits in the last character; V4 likewise. Found by test/oauth1/properties.test.ts.
     for (const [base, sig, key] of [
       [V1_BASE, V1_RSA_SHA1, loadRsaPublicKey(V1_RSA_PUBLIC_KEY_PKCS1)],
-      [V4_RSA_BASE, V4_RSA_SHA1, keys[0]],
+      [V4_RSA_BASE, V4_RSA_SHA1, loadRsaPublicKey(V4_CERTIFICATE)],
     ] as const) {
       assert.ok(rsaSha1Verify(base, sig, [key]));
       const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
