@@ -55,7 +55,7 @@ describe('the OAuth 1.0a dance (Redis store)', () => {
   before(async () => {
     h = await startHarness({ store: 'redis' });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   for (const which of ['rsa', 'hmac'] as const) {
     it(`runs with the oauth package, ${which === 'rsa' ? 'RSA-SHA1' : 'HMAC-SHA1'}, and binds the token to the approving user`, async () => {
@@ -414,7 +414,7 @@ describe('OAuth 1.0 clients (no callback, no verifier: jirashell --oauth-dance)'
   before(async () => {
     h = await startHarness({ store: 'redis' });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   it('are refused with parameter_absent naming oauth_callback unless the link allows OAuth 1.0', async () => {
     const res = await signedPost(h, oauth10aClient('rsa'), RT);
@@ -457,7 +457,7 @@ describe('links that do not take part', () => {
       },
     });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   it('a link without threeLegged gets permission_denied at request-token', async () => {
     const res = await signedPost(h, oauth10aClient('hmac'), RT, { oauth: { oauth_callback: h.appHCallback } });
