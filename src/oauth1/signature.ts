@@ -107,6 +107,9 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 export function rsaSha1Verify(baseString: string, signatureB64: string, keys: KeyObject[]): boolean {
   if (signatureB64 === '' || !BASE64.test(signatureB64)) return false;
   const signature = Buffer.from(signatureB64, 'base64');
+  // The last character before '=' / '==' carries bits the decoder drops: 'AQ==' and 'AR==' are one
+  // signature. Only the canonical spelling verifies, so no changed signature ever passes.
+  if (signature.toString('base64') !== signatureB64) return false;
   const data = Buffer.from(baseString);
   return keys.some((key) => {
     try {

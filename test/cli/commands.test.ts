@@ -161,7 +161,7 @@ describe('applink-gateway tokens (against Redis)', () => {
     issued.carol = await grant('carol', LINK_ID, 'app-a');
   });
   after(async () => {
-    await store.close();
+    await store?.close();
   });
 
   it('lists tokens, filtered by user and link, with handles and never a token value', async () => {

@@ -6,8 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { PYTHON, requirePrerequisites } from './prerequisites.js';
 
-export const PYTHON = '/usr/bin/python3';
+export { PYTHON };
 const SCRIPT = path.join(import.meta.dirname, 'appb.py');
 
 /** A consumer AppB knows (an incoming application link at AppB). */
@@ -68,6 +69,8 @@ export interface TestAppB {
 }
 
 export async function startTestAppB(opts: TestAppBOptions = {}): Promise<TestAppB> {
+  // appb.py verifies with oauthlib and PyJWT: without them it could not start.
+  requirePrerequisites('python:oauthlib,jwt');
   const dir = mkdtempSync(path.join(tmpdir(), 'appb-'));
   const configFile = path.join(dir, 'appb.json');
   writeFileSync(configFile, JSON.stringify(opts));
@@ -76,9 +79,13 @@ export async function startTestAppB(opts: TestAppBOptions = {}): Promise<TestApp
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
+  const started = new Promise<number>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     const timer = setTimeout(() => reject(new Error(`test AppB did not start: ${stderr}`)), 15_000);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
     lines.on('line', (line) => {
       if (line.startsWith('LISTENING ')) {
         clearTimeout(timer);
@@ -87,8 +94,21 @@ export async function startTestAppB(opts: TestAppBOptions = {}): Promise<TestApp
         requests.push(JSON.parse(line.slice('REQUEST '.length)) as AppBRequest);
       }
     });
-    void exited.then(() => reject(new Error(`test AppB exited: ${stderr}`)));
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`test AppB exited: ${stderr}`));
+    });
   });
+  let port: number;
+  try {
+    port = await started;
+  } catch (err) {
+    // Not started: the child (and its pipes) would keep the test process alive.
+    child.kill('SIGKILL');
+    if (child.pid !== undefined) await exited;
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const onExit = () => child.kill('SIGKILL');
   process.once('exit', onExit);
   return {

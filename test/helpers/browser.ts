@@ -1,8 +1,8 @@
 // Headless Chromium for browser tests (playwright-core drives the system's /usr/bin/chromium).
-import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
+import { CHROMIUM_PATH, requirePrerequisites } from './prerequisites.js';
 
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export { CHROMIUM_PATH };
 
 const ARGS = [
   '--headless',
@@ -17,8 +17,6 @@ const ARGS = [
 
 /** Launches headless Chromium; throws with the install hint when it is missing. */
 export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(`Chromium not found at ${CHROMIUM_PATH}: install it with \`apt-get install -y chromium\` or set CHROMIUM_PATH`);
-  }
+  requirePrerequisites('chromium');
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: ARGS, headless: true, timeout: 30_000 });
 }

@@ -291,6 +291,29 @@ describe('verifySignature — missing inputs and malformed signatures never thro
   for (const bad of ['', '!!!!', 'abc', 'jvTp/wX1', `${V4_RSA_SHA1}=`, `${V4_RSA_SHA1} `, V4_RSA_SHA1.replace('=', ''), `A${V4_RSA_SHA1}`, 'a'.repeat(100000)]) {
     test(`RSA with malformed base64 ${JSON.stringify(bad.slice(0, 20))}... -> false`, () => assert.equal(rsaSha1Verify(V4_RSA_BASE, bad, keys), false));
   }
+  test('signature malleability: a base64 spelling with different unused trailing bits does not verify', () => {
+    // V1: 128 bytes, one '=' and 2 unused bits in the last character; V4 likewise. Found by test/oauth1/properties.test.ts.
+    for (const [base, sig, key] of [
+      [V1_BASE, V1_RSA_SHA1, loadRsaPublicKey(V1_RSA_PUBLIC_KEY_PKCS1)],
+      [V4_RSA_BASE, V4_RSA_SHA1, loadRsaPublicKey(V4_CERTIFICATE)],
+    ] as const) {
+      assert.ok(rsaSha1Verify(base, sig, [key]));
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+      const pad = sig.length - sig.replace(/=+$/, '').length;
+      const last = sig.length - pad - 1;
+      const value = alphabet.indexOf(sig[last] ?? '');
+      // Every other character with the same significant bits decodes to the same bytes.
+      const unused = pad === 1 ? 3 : 15;
+      const twins = Array.from({ length: unused + 1 }, (_, low) => alphabet[(value & ~unused) | low] as string).filter((c) => c !== sig[last]);
+      assert.equal(twins.length, unused);
+      for (const twin of twins) {
+        const changed = sig.slice(0, last) + twin + sig.slice(last + 1);
+        assert.deepEqual(Buffer.from(changed, 'base64'), Buffer.from(sig, 'base64'), 'the twin decodes to the same bytes');
+        assert.equal(rsaSha1Verify(base, changed, [key]), false, `${changed.slice(-4)} verified like ${sig.slice(-4)}`);
+        assert.equal(verifySignature({ method: 'RSA-SHA1', baseString: base, signature: changed, tokenSecret: '', publicKeys: [key], secureTransport: true }), false);
+      }
+    }
+  });
   test('RSA verified against an EC key -> false, not a throw', () => {
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     assert.equal(rsaSha1Verify(V4_RSA_BASE, V4_RSA_SHA1, [publicKey]), false);

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { startGateway, type RunningGateway } from '../../src/serve.js';
 import { runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
 import { captureLogger, eventually, metrics, metricValue, startAppB } from './helpers.js';
+import { resources } from '../helpers/cleanup.js';
 
 /** Sends the head and half of a declared body over a raw socket, then closes it. */
 async function sendHalfAndLeave(url: string, path: string, contentType: string, requestId: string): Promise<void> {
@@ -32,16 +33,15 @@ describe('uploads aborted mid-body', () => {
   let running: RunningGateway;
   let appB: Awaited<ReturnType<typeof startAppB>>;
 
+  // Closed by `after` even when `before` fails half-way.
+  const res = resources();
   before(async () => {
+    res.defer(() => t.cleanup());
     // AppB answers a streamed upload only after a while, as one reading the whole body would.
-    appB = await startAppB({ delayMs: (req) => (req.url?.startsWith('/rest/api/2/attachment') ? 500 : 0) });
-    running = await startGateway({ cfg: runtimeConfig(t, testConfigObject(t, { upstreamUrl: appB.url })), log: cap.log, defaultMetrics: false });
+    appB = res.add(await startAppB({ delayMs: (req) => (req.url?.startsWith('/rest/api/2/attachment') ? 500 : 0) }), (a) => a.close());
+    running = res.add(await startGateway({ cfg: runtimeConfig(t, testConfigObject(t, { upstreamUrl: appB.url })), log: cap.log, defaultMetrics: false }), (r) => r.close());
   });
-  after(async () => {
-    await running.close();
-    await appB.close();
-    t.cleanup();
-  });
+  after(() => res.close());
 
   const cases: Array<[string, string, string]> = [
     ['proxy, a form body the gateway reads', '/rest/api/2/issue', 'application/x-www-form-urlencoded'],

@@ -6,22 +6,22 @@ import { startGateway, type RunningGateway } from '../../src/serve.js';
 import { LINK_ID, rsaPair, runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
 import { startRedis, testRedisUrl } from '../helpers/redis.js';
 import { captureLogger, eventually, metricValue, metrics, requestToken, startAppB } from './helpers.js';
+import { resources } from '../helpers/cleanup.js';
 
 describe('admin listener', () => {
   const t = tempDir();
   let running: RunningGateway;
   let appB: Awaited<ReturnType<typeof startAppB>>;
 
+  // Closed by `after` even when `before` fails half-way.
+  const res = resources();
   before(async () => {
-    appB = await startAppB();
+    res.defer(() => t.cleanup());
+    appB = res.add(await startAppB(), (a) => a.close());
     const cfg = runtimeConfig(t, testConfigObject(t, { redisUrl: await testRedisUrl(), upstreamUrl: appB.url }));
-    running = await startGateway({ cfg, log: captureLogger('warn').log });
+    running = res.add(await startGateway({ cfg, log: captureLogger('warn').log }), (r) => r.close());
   });
-  after(async () => {
-    await running.close();
-    await appB.close();
-    t.cleanup();
-  });
+  after(() => res.close());
 
   it('answers /healthz, /readyz, /readyz/redis and /metrics', async () => {
     const health = await fetch(`${running.adminUrl}/healthz`);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { runDemo } from '../../src/demo/run.js';
 import { launchChromium } from '../helpers/browser.js';
+import { requirePrerequisites } from '../helpers/prerequisites.js';
 import { ROOT } from '../helpers/process.js';
 import { captureLogger } from './helpers.js';
 
@@ -69,6 +70,8 @@ describe('the demo walk-through in process', () => {
 
 describe('applink-gateway demo --serve', () => {
   it('keeps running for a browser: Trust, sign in, Allow, and AppB answers as the user; Ctrl-C stops it', async () => {
+    // Before the demo is started: without Chromium this fails at once.
+    requirePrerequisites('chromium');
     // The demo prints text, not JSON: watch its stdout for the URL.
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'demo', '--serve'], { cwd: ROOT, env: { ...process.env, REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

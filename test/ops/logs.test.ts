@@ -7,6 +7,7 @@ import { signRequest, parseForm } from '../../src/oauth1/index.js';
 import { startGateway, type RunningGateway } from '../../src/serve.js';
 import { LINK_ID, rsaPair, runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
 import { captureLogger, eventually, requestToken, startAppB } from './helpers.js';
+import { resources } from '../helpers/cleanup.js';
 
 describe('the logger itself', () => {
   it('redacts credentials by key at any depth and inside strings, and keeps handles', () => {
@@ -46,15 +47,14 @@ describe('request and audit lines of the public port', () => {
   let running: RunningGateway;
   let appB: Awaited<ReturnType<typeof startAppB>>;
 
+  // Closed by `after` even when `before` fails half-way.
+  const res = resources();
   before(async () => {
-    appB = await startAppB();
-    running = await startGateway({ cfg: runtimeConfig(t, testConfigObject(t, { upstreamUrl: appB.url })), log: cap.log });
+    res.defer(() => t.cleanup());
+    appB = res.add(await startAppB(), (a) => a.close());
+    running = res.add(await startGateway({ cfg: runtimeConfig(t, testConfigObject(t, { upstreamUrl: appB.url })), log: cap.log }), (r) => r.close());
   });
-  after(async () => {
-    await running.close();
-    await appB.close();
-    t.cleanup();
-  });
+  after(() => res.close());
 
   const requestLine = (requestId: string) => eventually(() => cap.lines.find((l) => l.msg === 'request' && l.requestId === requestId), `the request line of ${requestId}`);
 

@@ -30,8 +30,8 @@ describe('live reload of the configuration file', () => {
     running = await startGateway({ cfg: loadConfigFile(file), log: cap.log, watchDebounceMs: 30 });
   });
   after(async () => {
-    await running.close();
     t.cleanup();
+    await running?.close();
   });
 
   const sign = (consumerKey: string, pair: number) => requestToken(running.publicUrl, { consumerKey, privatePem: rsaPair(pair).privatePem });

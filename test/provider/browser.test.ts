@@ -6,19 +6,23 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.js';
+import { resources } from '../helpers/cleanup.js';
+import { requirePrerequisites } from '../helpers/prerequisites.js';
 import { ROOT } from '../helpers/process.js';
 import { npmConsumer, startHarness, LINK_ID, type Harness } from './support.js';
 
 describe('approval in headless Chromium', () => {
   let h: Harness;
   let chromium: Browser;
+  // Whatever `before` started is closed by `after`, also when `before` fails half-way (a harness
+  // left open when Chromium could not start kept the test process, and `npm test`, alive forever).
+  const res = resources();
   before(async () => {
-    [h, chromium] = await Promise.all([startHarness({ store: 'redis' }), launchChromium()]);
+    requirePrerequisites('chromium');
+    h = res.add(await startHarness({ store: 'redis' }), (x) => x.close());
+    chromium = res.add(await launchChromium(), (b) => b.close());
   });
-  after(async () => {
-    await chromium?.close();
-    await h?.close();
-  });
+  after(() => res.close());
 
   it('signs in, clicks Allow, lands on the callback with a verifier, and the token is bound to that user', async () => {
     const callback = `${h.appACallback}?applicationLinkID=${LINK_ID}`;

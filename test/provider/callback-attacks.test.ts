@@ -26,7 +26,7 @@ describe('callback attacks (Redis store)', () => {
     h = await startHarness({ store: 'redis' });
     host = new URL(h.callback.url).host;
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   const attacks = (): Array<[string, string]> => {
     const [hostname, port] = host.split(':') as [string, string];

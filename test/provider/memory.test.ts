@@ -8,7 +8,7 @@ describe('the dance on the memory store', () => {
   before(async () => {
     h = await startHarness({ store: 'memory' });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   it('request token → approval → access token for the approving user; reuse and expiry refused', async () => {
     const consumer = npmConsumer(h, 'rsa', h.appACallback);

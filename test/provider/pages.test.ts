@@ -5,6 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Browser, decide, demoLogin, inputValue, linksOf, npmConsumer, startHarness, type Harness } from './support.js';
 import { startAppB, type TestAppB } from './appb.js';
+import { resources } from '../helpers/cleanup.js';
 
 const AUTHORIZE = '/plugins/servlet/oauth/authorize';
 
@@ -17,7 +18,7 @@ describe('the approval page (demo sign-in, Redis store)', () => {
   before(async () => {
     h = await startHarness({ store: 'redis' });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   it('sends an anonymous browser to sign in and back, then shows a plain accessible form', async () => {
     const { token } = await npmConsumer(h, 'rsa', h.appACallback).requestToken();
@@ -147,8 +148,10 @@ describe('the approval page (demo sign-in, Redis store)', () => {
 describe('userAuth upstream-session (a real AppB session endpoint)', () => {
   let appb: TestAppB;
   let h: Harness;
+  // Closed by `after` even when `before` fails half-way.
+  const started = resources();
   before(async () => {
-    appb = await startAppB();
+    appb = started.add(await startAppB(), (a) => a.close());
     h = await startHarness({
       store: 'redis',
       patch: (obj) => {
@@ -156,11 +159,9 @@ describe('userAuth upstream-session (a real AppB session endpoint)', () => {
         obj.userAuth = { mode: 'upstream-session', cacheSeconds: 15 };
       },
     });
+    started.defer(() => h.close());
   });
-  after(async () => {
-    await h.close();
-    await appb.close();
-  });
+  after(() => started.close());
 
   it("sends anonymous users to AppB's login page with a return URL", async () => {
     const { token } = await npmConsumer(h, 'rsa', h.appACallback).requestToken();
@@ -217,7 +218,7 @@ describe('userAuth trusted-header', () => {
       },
     });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   it('believes the header from a trusted source, and sends others to the SSO login with an absolute return URL', async () => {
     const { token } = await npmConsumer(h, 'rsa', h.appACallback).requestToken();

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Browser, demoLogin, oauth10aClient, signedPost, startHarness, type Harness } from './support.js';
+import { resources } from '../helpers/cleanup.js';
 
 interface Seen {
   method: string;
@@ -18,6 +19,8 @@ describe('passthroughUnknownConsumers (Redis store)', () => {
   let h: Harness;
   let appb: http.Server;
   const seen: Seen[] = [];
+  // Closed by `after` even when `before` fails half-way.
+  const started = resources();
   before(async () => {
     appb = http.createServer((req, res) => {
       let body = '';
@@ -29,6 +32,10 @@ describe('passthroughUnknownConsumers (Redis store)', () => {
       });
     });
     await new Promise<void>((r) => appb.listen(0, '127.0.0.1', r));
+    started.defer(() => {
+      appb.closeAllConnections();
+      return new Promise<void>((r) => appb.close(() => r()));
+    });
     const upstream = `http://127.0.0.1:${(appb.address() as AddressInfo).port}`;
     h = await startHarness({
       store: 'redis',
@@ -36,12 +43,9 @@ describe('passthroughUnknownConsumers (Redis store)', () => {
         obj.upstream = { ...(obj.upstream as object), url: upstream, passthroughUnknownConsumers: true };
       },
     });
+    started.defer(() => h.close());
   });
-  after(async () => {
-    await h.close();
-    appb.closeAllConnections();
-    await new Promise<void>((r) => appb.close(() => r()));
-  });
+  after(() => started.close());
 
   it("hands AppB's own consumers to AppB with the form body intact", async () => {
     seen.length = 0;

@@ -7,9 +7,9 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { rsaPair, tempDir } from '../helpers/fixtures.js';
+import { PYTHON, requirePrerequisites } from '../helpers/prerequisites.js';
 import { Browser, demoLogin, decide, startHarness, LINK_ID, type Harness } from './support.js';
 
-const PYTHON = process.env.PYTHON_WITH_OAUTHLIB ?? '/usr/bin/python3';
 const SCRIPT = path.join(import.meta.dirname, 'requests_oauthlib_dance.py');
 const JIRASHELL = path.join(import.meta.dirname, 'jirashell_oauth_dance.py');
 
@@ -17,11 +17,13 @@ describe('real Python clients against the gateway', () => {
   let h: Harness;
   const t = tempDir('applink-py-');
   before(async () => {
+    // Missing clients fail here at once, before anything is started.
+    requirePrerequisites('python:requests_oauthlib,jira');
     h = await startHarness({ store: 'redis' });
   });
   after(async () => {
-    await h.close();
     t.cleanup();
+    await h?.close();
   });
 
   it('fetch_request_token → authorization_url → parse_authorization_response → fetch_access_token', async () => {

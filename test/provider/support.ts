@@ -1,6 +1,7 @@
 // Test harness for the dance: a real gateway on port 0 (Redis or memory store, a clock the test
 // can move), a callback server standing in for AppA, a cookie-keeping HTTP "browser", and two
 // independent consumer implementations (oauth-1.0a and the `oauth` package).
+import { startedAll, type Resources } from '../helpers/cleanup.js';
 import http from 'node:http';
 import { createHmac, createSign } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -83,9 +84,15 @@ export function linksOf(obj: Record<string, unknown>): LinkObj[] {
   return obj.links as LinkObj[];
 }
 
-export async function startHarness(opts: HarnessOptions): Promise<Harness> {
+export function startHarness(opts: HarnessOptions): Promise<Harness> {
+  // A failure half-way closes what was started: a callback server left open would hang the test process.
+  return startedAll((res) => startHarnessWith(res, opts));
+}
+
+async function startHarnessWith(res: Resources, opts: HarnessOptions): Promise<Harness> {
   const t = tempDir('applink-dance-');
-  const callback = await startCallbackServer();
+  res.defer(() => t.cleanup());
+  const callback = res.add(await startCallbackServer(), (c) => c.close());
   const redisUrl = opts.store === 'redis' ? await testRedisUrl() : undefined;
   const appACallback = `${callback.url}${ACCESS_PATH}`;
   const appHCallback = `${callback.url}/callback`;
@@ -101,13 +108,16 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const first = build('http://gateway.test');
   let offset = 0;
   const now = () => Date.now() + offset;
-  const store = createStore({
-    redis: redisUrl ? { url: redisUrl, keyPrefix: testKeyPrefix(), encryptionKeys: first.encryptionKeys ?? [] } : null,
-    now,
-  });
+  const store = res.add(
+    createStore({
+      redis: redisUrl ? { url: redisUrl, keyPrefix: testKeyPrefix(), encryptionKeys: first.encryptionKeys ?? [] } : null,
+      now,
+    }),
+    (st) => st.close(),
+  );
   const lines: string[] = [];
   const log = createLogger({ level: 'debug', destination: { write: (s: string) => void lines.push(s) } });
-  const running = await startGateway({ cfg: first, store, log, listen: '127.0.0.1:0', adminListen: '127.0.0.1:0', defaultMetrics: false });
+  const running = res.add(await startGateway({ cfg: first, store, log, listen: '127.0.0.1:0', adminListen: '127.0.0.1:0', defaultMetrics: false }), (r) => r.close());
   // Clients sign the URL they connect to, so the public base URL must be the real one.
   let publicBaseUrl = running.publicUrl;
   running.gw.setCfg(build(publicBaseUrl));
@@ -128,12 +138,8 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
       publicBaseUrl = running.publicUrl;
       running.gw.setCfg(build(publicBaseUrl, patch));
     },
-    async close() {
-      await running.close();
-      await store.close();
-      await callback.close();
-      t.cleanup();
-    },
+    // Gateway, store, callback server, temporary directory: each closed even when one fails.
+    close: () => res.close(),
   };
 }
 

@@ -19,7 +19,7 @@ describe('the gateway-initiated dance (flow 1c, Redis store)', () => {
       },
     });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   /** Entry → (signed in) → approval page; returns the token and the approval answer. */
   async function trust(browser: Browser, linkId: string, extra: string): Promise<{ token: string; answer: Awaited<ReturnType<Browser['post']>> }> {

@@ -10,6 +10,7 @@ import { hasLoneSurrogate, isValidUserName } from '../../src/userauth/names.js';
 import { runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
 import { startAppB, type TestAppB } from './appb.js';
 import { Browser, linksOf, startHarness, type Harness } from './support.js';
+import { resources } from '../helpers/cleanup.js';
 
 const LONE = 'dora\ud800';
 
@@ -55,8 +56,10 @@ describe('user names with an unpaired surrogate', () => {
 describe('userAuth upstream-session: AppB names a user with an unpaired surrogate (Redis store)', () => {
   let appb: TestAppB;
   let h: Harness;
+  // Closed by `after` even when `before` fails half-way.
+  const started = resources();
   before(async () => {
-    appb = await startAppB();
+    appb = started.add(await startAppB(), (a) => a.close());
     h = await startHarness({
       store: 'redis',
       patch: (obj) => {
@@ -64,11 +67,9 @@ describe('userAuth upstream-session: AppB names a user with an unpaired surrogat
         obj.userAuth = { mode: 'upstream-session', cacheSeconds: 0 };
       },
     });
+    started.defer(() => h.close());
   });
-  after(async () => {
-    await h.close();
-    await appb.close();
-  });
+  after(() => started.close());
 
   it("the user's token page is a readable 502 page, never a 500", async () => {
     const browser = new Browser(h.url);

@@ -13,7 +13,7 @@ describe('server.bodyIdleTimeoutMs: stalled form bodies', () => {
   before(async () => {
     h = await startHarness({ identity: 'header', store: 'memory', patch: { server: { bodyIdleTimeoutMs: 300 } } });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   it('a form body that stops arriving at the proxy → 408, connection closed, AppB gets nothing', async () => {
     const before = h.appb.requests.length;

@@ -3,15 +3,18 @@
 // HTTP proxy (absolute-form request-targets); the test AppB verifies the gateway's re-signature.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { requirePrerequisites } from '../helpers/prerequisites.js';
 import { sendWithRequestsOAuthlib, startHarness, type Harness } from './harness.js';
 import type { AppBRequest } from '../helpers/appb.js';
 
 describe('requests-oauthlib as AppA (oauth1 HMAC identity, Redis store)', () => {
   let h: Harness;
   before(async () => {
+    // The clients are Python's requests-oauthlib: missing, this fails at once, before anything is started.
+    requirePrerequisites('python:requests_oauthlib');
     h = await startHarness({ identity: 'oauth1-hmac' });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   const appbSaw = (text: string) => JSON.parse(text) as AppBRequest;
 

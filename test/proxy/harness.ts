@@ -15,6 +15,7 @@ import { createLogger } from '../../src/ops/logger.js';
 import type { RuntimeConfig } from '../../src/config/load.js';
 import { LINK_ID, deepMerge, rsaPair, runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
 import { testRedisUrl } from '../helpers/redis.js';
+import { startedAll, type Resources } from '../helpers/cleanup.js';
 import { PYTHON, startTestAppB, type AppBRequest, type TestAppB, type TestAppBOptions } from '../helpers/appb.js';
 
 export type IdentityKind = 'oauth1-rsa' | 'oauth1-hmac' | 'header' | 'jwt' | 'jwt-eddsa';
@@ -76,8 +77,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(opts: HarnessOptions): Promise<Harness> {
+export function startHarness(opts: HarnessOptions): Promise<Harness> {
+  // A failure half-way closes what was started: a test AppB left running would hang the test process.
+  return startedAll((res) => startHarnessWith(res, opts));
+}
+
+async function startHarnessWith(res: Resources, opts: HarnessOptions): Promise<Harness> {
   const t = tempDir('applink-proxy-');
+  res.defer(() => t.cleanup());
   const gatewayKey = rsaPair(1);
   t.write('gateway-hmac.secret', `${GATEWAY_HMAC_SECRET}\n`);
   t.write('jwt-eddsa.pem', eddsaPair().privatePem);
@@ -94,7 +101,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const headerSecret = readFileSync(path.join(t.dir, 'header.secret'), 'utf8').trim();
 
   const distrust = opts.appbDistrustsGateway ?? false;
-  const appb = await startTestAppB({
+  const appb = res.add(await startTestAppB({
     consumers: {
       'applink-gateway': distrust
         ? { rsaPublicKeyPem: rsaPair(0).publicPem, hmacSecret: 'not-the-gateway-secret', impersonation: true }
@@ -108,7 +115,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
       audience: 'https://appb.internal',
       issuer: 'https://gateway.test',
     },
-  });
+  }), (a) => a.stop());
 
   const cfgObject = deepMerge(base, {
     upstream: { url: opts.upstreamUrl ?? `${appb.url}${opts.upstreamPath ?? ''}`, identity: identity[opts.identity], timeoutMs: 5000 },
@@ -126,12 +133,15 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const log = createLogger({ level: 'info', destination });
   const redisCfg = cfg.config.store.redis;
   const store = opts.storeNow
-    ? createStore({
-        redis: redisCfg ? { url: redisCfg.url, keyPrefix: redisCfg.keyPrefix, encryptionKeys: cfg.encryptionKeys ?? [], commandTimeoutMs: redisCfg.commandTimeoutMs } : null,
-        now: opts.storeNow,
-      })
+    ? res.add(
+        createStore({
+          redis: redisCfg ? { url: redisCfg.url, keyPrefix: redisCfg.keyPrefix, encryptionKeys: cfg.encryptionKeys ?? [], commandTimeoutMs: redisCfg.commandTimeoutMs } : null,
+          now: opts.storeNow,
+        }),
+        (st) => st.close(),
+      )
     : undefined;
-  const running = await startGateway({ cfg, log, defaultMetrics: false, ...(store && { store }) });
+  const running = res.add(await startGateway({ cfg, log, defaultMetrics: false, ...(store && { store }) }), (r) => r.close());
 
   return {
     appb,
@@ -151,12 +161,8 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
       if (!ex.ok) throw new Error(`exchange failed: ${ex.reason}`);
       return { token: ex.access.token, secret: ex.access.secret, handle: ex.access.handle };
     },
-    async close() {
-      await running.close();
-      if (store) await store.close();
-      await appb.stop();
-      t.cleanup();
-    },
+    // Gateway, store, test AppB, temporary directory: each closed even when one fails.
+    close: () => res.close(),
   };
 }
 

@@ -76,7 +76,7 @@ for (const identity of IDENTITIES) {
     before(async () => {
       h = await startHarness({ identity });
     });
-    after(() => h.close());
+    after(() => h?.close());
 
     for (const link of ['rsa', 'hmac'] as const) {
       for (const flow of ['3LO', '2LO', '2LOi'] as Flow[]) {
@@ -121,7 +121,7 @@ describe('identity mode jwt with an Ed25519 key', () => {
   before(async () => {
     h = await startHarness({ identity: 'jwt-eddsa' });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   it('signs EdDSA JWTs that AppB (PyJWT) and jose both accept, and publishes the key as JWKS', async () => {
     const token = await h.accessToken('rsa', 'carol');
@@ -144,7 +144,7 @@ describe('the admin /jwks.json outside jwt mode', () => {
   before(async () => {
     h = await startHarness({ identity: 'oauth1-hmac', store: 'memory' });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   it('answers 404 while the rest of the admin port keeps working', async () => {
     assert.equal((await fetch(`${h.adminUrl}/jwks.json`)).status, 404);

@@ -25,7 +25,7 @@ describe('server.formParameterLimit (default 1000), oauth1 HMAC mode', () => {
     // Room for a 1 MB flood under the byte limit: the parameter count is what is tested.
     h = await startHarness({ identity: 'oauth1-hmac', patch: { server: { formBodyLimitBytes: 2 * 1024 * 1024 } } });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   it('a signed request with exactly 1000 parameters (query + body) is re-signed and verified at AppB', async () => {
     const token = await h.accessToken('hmac', 'alice');
@@ -120,7 +120,7 @@ describe('server.formParameterLimit set lower', () => {
   before(async () => {
     h = await startHarness({ identity: 'header', patch: { server: { formParameterLimit: 100 } } });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   it('101 signed parameters are refused, 100 pass', async () => {
     for (const [count, status] of [

@@ -22,7 +22,7 @@ describe('refused signed requests never reach AppB (Redis store)', () => {
   before(async () => {
     h = await startHarness({ identity: 'oauth1-rsa', storeNow: () => Date.now() + clock });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   /** Sends and checks that AppB received nothing. */
   async function refused(target: string, authorization: string, status: number, problem: string): Promise<Sent> {
@@ -159,7 +159,7 @@ describe('what a link allows: 3LO, 2LO, 2LOi with allowUsers / denyUsers (case-i
       },
     });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   async function twoLOi(link: 'rsa' | 'hmac', user: string): Promise<Sent> {
     const target = `/rest/api/2/myself?xoauth_requestor_id=${encodeURIComponent(user)}`;
@@ -211,7 +211,7 @@ describe('upstream.passthroughUnknownConsumers: AppB’s own application links k
       appbConsumers: { 'appb-own': { hmacSecret: 'own-secret', impersonation: true, executeAs: 'own-svc' } },
     });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   async function ownSigned(method: string, target: string, secret = 'own-secret', extraOAuth?: Record<string, string>): Promise<string> {
     return (await signRequest({ method, url: `${PUBLIC_BASE}${target}`, consumerKey: 'appb-own', signatureMethod: 'HMAC-SHA1', consumerSecret: secret, token: '', ...(extraOAuth && { extraOAuth }) })).authorization;

@@ -19,7 +19,7 @@ describe('queries and paths reach AppB unchanged and the re-signature verifies o
   before(async () => {
     h = await startHarness({ identity: 'oauth1-rsa' });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   const CASES: Array<[string, string]> = [
     ["'+' as a space and %2B as a plus", '/rest/api/2/search?jql=project+%3D+KEY&plus=a%2Bb&sp=a+b'],
@@ -68,7 +68,7 @@ describe('a context path: upstream.signatureBaseUrl https://appb.internal:8443/j
   before(async () => {
     h = await startHarness({ identity: 'oauth1-hmac', upstreamPath: '/jira', patch: { upstream: { signatureBaseUrl: 'https://appb.internal:8443/jira' } } });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   it('AppB gets /jira + the path, X-Forwarded-* describing the signed URL, and verifies the signature over it', async () => {
     const token = await h.accessToken('hmac', 'alice');
@@ -99,7 +99,7 @@ describe('bodies (oauth1 HMAC mode)', () => {
   before(async () => {
     h = await startHarness({ identity: 'oauth1-hmac', patch: { server: { formBodyLimitBytes: 4096 } } });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   it('a JSON body streams untouched', async () => {
     const token = await h.accessToken('rsa', 'alice');
@@ -261,7 +261,7 @@ describe('WebSocket upgrades (header mode)', () => {
   before(async () => {
     h = await startHarness({ identity: 'header' });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   function open(url: string, headers: Record<string, string> = {}): Promise<{ hello: unknown; echo(msg: string): Promise<string>; close(): void }> {
     return new Promise((resolve, reject) => {
@@ -324,7 +324,7 @@ describe('forged identity headers and a smuggled requestor (header mode)', () =>
   before(async () => {
     h = await startHarness({ identity: 'header' });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   const FORGED = {
     'X-Forwarded-User': 'admin',
@@ -410,7 +410,7 @@ describe('X-Forwarded-For from server.trustedProxies', () => {
   before(async () => {
     h = await startHarness({ identity: 'oauth1-rsa', store: 'memory', patch: { server: { trustedProxies: ['127.0.0.1/32'] } } });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   it('a trusted proxy’s chain is kept and its peer appended; its X-Forwarded-Host is believed for unsigned traffic', async () => {
     const r = await send(h.url, { target: '/x', headers: { 'X-Forwarded-For': '203.0.113.9', 'X-Forwarded-Host': 'jira.example.com', 'X-Forwarded-Proto': 'https' } });
@@ -436,7 +436,7 @@ describe('logs, audit and metrics of a forwarded request', () => {
   before(async () => {
     h = await startHarness({ identity: 'oauth1-rsa' });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   it('one request line with flow, link, user, token handle and upstream status; an impersonation audit event; no secret anywhere', async () => {
     const token = await h.accessToken('rsa', 'alice');

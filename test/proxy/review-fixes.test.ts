@@ -11,6 +11,7 @@ import { startGateway, type RunningGateway } from '../../src/serve.js';
 import { startTestAppB, type TestAppB } from '../helpers/appb.js';
 import { LINK_ID, rsaPair, runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
 import { APP_A_KEY, PUBLIC_BASE, problemOf, rawExchange, send, signWithGatewaySigner, startHarness, type Harness, type Sent } from './harness.js';
+import { resources } from '../helpers/cleanup.js';
 
 function assertProblem(r: Sent, status: number, problem: string): void {
   assert.equal(r.status, status, r.text);
@@ -22,7 +23,7 @@ describe('2LOi requestor names: look-alikes of a denied user, invisible characte
   before(async () => {
     h = await startHarness({ identity: 'header', store: 'memory' });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   async function twoLoi(query: string): Promise<Sent> {
     const target = `/rest/api/2/myself?${query}`;
@@ -87,7 +88,7 @@ describe('2LOi allowUsers admits its entries only, up to letter case', () => {
   before(async () => {
     h = await startHarness({ identity: 'header', store: 'memory', linkPatch: { rsa: { impersonation: { enabled: true, denyUsers: ['admin'], allowUsers: ['Alice'] } } } });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   async function as(name: string): Promise<Sent> {
     const target = `/rest/api/2/myself?xoauth_requestor_id=${name}`;
@@ -119,8 +120,8 @@ describe('AppB status lines Node cannot pass on', () => {
     h = await startHarness({ identity: 'header', store: 'memory', upstreamUrl: `http://127.0.0.1:${port}` });
   });
   after(async () => {
-    await h.close();
-    await new Promise((resolve) => upstream.close(resolve));
+    await h?.close();
+    if (upstream) await new Promise((resolve) => upstream.close(resolve));
   });
 
   const fine = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4\r\nConnection: close\r\n\r\nfine';
@@ -156,7 +157,7 @@ describe('token endpoints and the proxy: absolute-form targets, duplicate Conten
   before(async () => {
     h = await startHarness({ identity: 'header', store: 'memory' });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   it('a signed request-token call with an absolute-form request-target → 200 with a token', async () => {
     const url = `${PUBLIC_BASE}/plugins/servlet/oauth/request-token`;
@@ -198,17 +199,16 @@ describe('trusted-header user auth: the SSO header never travels next to a gatew
   const t = tempDir('applink-review-');
   let appb: TestAppB;
   let running: RunningGateway;
+  // Closed by `after` even when `before` fails half-way.
+  const started = resources();
   before(async () => {
-    appb = await startTestAppB({ consumers: { 'applink-gateway': { rsaPublicKeyPem: rsaPair(1).publicPem, impersonation: true } } });
+    started.defer(() => t.cleanup());
+    appb = started.add(await startTestAppB({ consumers: { 'applink-gateway': { rsaPublicKeyPem: rsaPair(1).publicPem, impersonation: true } } }), (a) => a.stop());
     const obj = testConfigObject(t, { upstreamUrl: appb.url, publicBaseUrl: PUBLIC_BASE });
     obj.userAuth = { mode: 'trusted-header', header: 'X-Remote-User', trustedSources: ['127.0.0.1/32'] };
-    running = await startGateway({ cfg: runtimeConfig(t, obj), log: createLogger({ level: 'silent' }), defaultMetrics: false });
+    running = started.add(await startGateway({ cfg: runtimeConfig(t, obj), log: createLogger({ level: 'silent' }), defaultMetrics: false }), (r) => r.close());
   });
-  after(async () => {
-    await running.close();
-    await appb.stop();
-    t.cleanup();
-  });
+  after(() => started.close());
 
   async function accessToken(user: string): Promise<{ token: string; secret: string }> {
     const store = running.gw.store;
@@ -261,7 +261,7 @@ describe('transfer codings: only plain chunked is relayed, and AppB is told exac
   before(async () => {
     h = await startHarness({ identity: 'header', store: 'memory' });
   });
-  after(() => h.close());
+  after(() => h?.close());
 
   const chunked = (te: string, body: string) =>
     `POST /rest/api/2/attachment HTTP/1.1\r\nHost: gateway.test\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: ${te}\r\nConnection: close\r\n\r\n` +

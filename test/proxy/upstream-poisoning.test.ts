@@ -32,7 +32,8 @@ async function startRawUpstream(): Promise<RawUpstream> {
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    const conn = { targets: [] as string[], closed: once(socket, 'close') };
+    // Not events.once: it rejects when the socket emits 'error' (a reset), unhandled for connections no test awaits.
+    const conn = { targets: [] as string[], closed: new Promise<unknown>((resolve) => socket.once('close', resolve)) };
     connections.push(conn);
     socket.on('error', () => undefined);
     let buffered = '';
