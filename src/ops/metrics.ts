@@ -24,6 +24,8 @@ export interface Metrics {
   configLoadedTimestamp: Gauge;
   storeErrors: Counter;
   storeUp: Gauge;
+  /** Slow clients cut off, by phase: headers, request (server.timeouts.requestMs), body_idle, body_total. */
+  clientTimeouts: Counter<'phase'>;
   /** Hot-path forms of requests.inc / refusals.inc / upstreamDuration.observe: one cached series per label set. */
   countRequest(flow: string, outcome: string): void;
   countRefusal(problem: string, link: string): void;
@@ -94,6 +96,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
         if (opts.storeHealthy) this.set(opts.storeHealthy() ? 1 : 0);
       },
     }),
+    clientTimeouts: new Counter({ name: 'applink_client_timeouts_total', help: 'Slow clients cut off (408, connection closed) by phase: headers, request, body_idle, body_total', labelNames: ['phase'], registers: [registry] }),
   } as Metrics;
   m.countRequest = countedSeries(m.requests, ['flow', 'outcome']);
   m.countRefusal = countedSeries(m.refusals, ['problem', 'link']);

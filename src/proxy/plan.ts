@@ -6,7 +6,7 @@ import type { Gateway } from '../gateway.js';
 import { OAuthProblem, type CollectedParams } from '../oauth1/index.js';
 import type { RequestFacts } from '../ops/request-context.js';
 import { hasLoneSurrogate } from '../userauth/names.js';
-import { bufferedBodyOf, isFormContentType, readOAuthParams, type OAuthRequestView } from '../verify/steps.js';
+import { bodyDeadlinesOf, bufferedBodyOf, isFormContentType, readOAuthParams, type OAuthRequestView } from '../verify/steps.js';
 import { readBodyUpTo } from './body.js';
 import { authenticate, type Verdict } from './authenticate.js';
 import { compiledOf } from './compiled.js';
@@ -63,12 +63,12 @@ export async function planForward(
 
   // The dance routes handed on a call of AppB's own links (pass-through): forwarded as it came.
   if (opts.handedOn) {
-    const body = bufferedBodyOf(req) ?? (bodyPresent && lengthlessDeleteOrOptions(req) ? await readBodyUpTo(req, limit, cfg.config.server.bodyIdleTimeoutMs) : undefined);
+    const body = bufferedBodyOf(req) ?? (bodyPresent && lengthlessDeleteOrOptions(req) ? await readBodyUpTo(req, limit, bodyDeadlinesOf(cfg)) : undefined);
     return planPassthrough(cfg, req, facts, target, body, bodyPresent);
   }
 
   // A form body may carry the OAuth parameters, so it is read (up to the limit) whether or not it is signed.
-  let rawBody = bufferedBodyOf(req) ?? (isForm && bodyPresent ? await readBodyUpTo(req, limit, cfg.config.server.bodyIdleTimeoutMs) : undefined);
+  let rawBody = bufferedBodyOf(req) ?? (isForm && bodyPresent ? await readBodyUpTo(req, limit, bodyDeadlinesOf(cfg)) : undefined);
   const view: OAuthRequestView = {
     method,
     rawPath: target.rawPath,
@@ -81,8 +81,8 @@ export async function planForward(
   const params = readOAuthParams(view);
   checkRequestorEncoding(params);
   // oauth_body_hash covers the body: it is checked before AppB sees a byte of it.
-  if (rawBody === undefined && bodyPresent && params?.oauth.oauth_body_hash !== undefined) rawBody = await readBodyUpTo(req, limit, cfg.config.server.bodyIdleTimeoutMs);
-  if (rawBody === undefined && bodyPresent && lengthlessDeleteOrOptions(req)) rawBody = await readBodyUpTo(req, limit, cfg.config.server.bodyIdleTimeoutMs);
+  if (rawBody === undefined && bodyPresent && params?.oauth.oauth_body_hash !== undefined) rawBody = await readBodyUpTo(req, limit, bodyDeadlinesOf(cfg));
+  if (rawBody === undefined && bodyPresent && lengthlessDeleteOrOptions(req)) rawBody = await readBodyUpTo(req, limit, bodyDeadlinesOf(cfg));
 
   const verdict: Verdict = await authenticate(gw, cfg, { view, params, rawBody }, facts);
   const identity = verdict.kind === 'signed';
