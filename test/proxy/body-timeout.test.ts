@@ -3,8 +3,7 @@
 // (rawExchange sends the head and part of the body, then waits for the server to close).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { rawExchange, startHarness, send, type Harness } from './harness.js';
+import { rawExchange, startHarness, send, trickle, type Harness } from './harness.js';
 
 const formHead = (path: string, length: number) =>
   `POST ${path} HTTP/1.1\r\nHost: gateway.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${length}\r\n\r\n`;
@@ -42,40 +41,6 @@ describe('server.bodyIdleTimeoutMs: stalled form bodies', () => {
   });
 });
 
-/**
- * Slow POST: sends the head, then one byte of body every `gapMs` (shorter than the idle timeout, so
- * that alone never fires) for at most `maxBytes` bytes. Resolves with the answer and whether the
- * client was still trickling when the gateway answered (it stops at the answer or the close).
- */
-function slowPost(baseUrl: string, head: string, gapMs: number, maxBytes: number): Promise<{ answer: string; sent: number; stillSending: boolean }> {
-  const u = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(u.port), u.hostname);
-    let answer = '';
-    let sent = 0;
-    let stillSendingAtAnswer: boolean | null = null;
-    let timer: NodeJS.Timeout | undefined;
-    const drip = () => {
-      if (answer !== '' || socket.destroyed) return;
-      if (sent >= maxBytes) return;
-      socket.write(sent === 0 ? 'a' : sent % 2 === 1 ? '=' : 'b');
-      sent++;
-      timer = setTimeout(drip, gapMs);
-    };
-    socket.on('data', (d: Buffer) => {
-      if (stillSendingAtAnswer === null) stillSendingAtAnswer = sent < maxBytes;
-      answer += d.toString('latin1');
-    });
-    socket.on('error', reject);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve({ answer, sent, stillSending: stillSendingAtAnswer ?? false });
-    });
-    socket.write(head);
-    timer = setTimeout(drip, gapMs);
-  });
-}
-
 describe('server.timeouts.bodyTotalMs: slow-POST (a body trickled one byte per gap shorter than the idle timeout)', () => {
   let h: Harness;
   const IDLE = 500;
@@ -94,7 +59,7 @@ describe('server.timeouts.bodyTotalMs: slow-POST (a body trickled one byte per g
   it('slow-POST at the proxy is cut off at the body deadline while still trickling: 408, connection closed, AppB gets nothing, counted', { timeout: 60_000 }, async () => {
     const before = h.appb.requests.length;
     const counted = await timeoutsCounted('body_total');
-    const r = await slowPost(h.url, formHead('/secure/SlowForm.jspa', 100_000), DRIP_MS, MAX_BYTES);
+    const r = await trickle(h.url, formHead('/secure/SlowForm.jspa', 100_000), 'a=b&', DRIP_MS, MAX_BYTES);
     assert.match(r.answer, /^HTTP\/1\.1 408 /, r.answer.slice(0, 200));
     assert.match(r.answer, /connection: close/i);
     assert.match(r.answer, /not complete within 1500 ms/);
@@ -104,7 +69,7 @@ describe('server.timeouts.bodyTotalMs: slow-POST (a body trickled one byte per g
   });
 
   it('slow-POST at the request-token endpoint is cut off the same way', { timeout: 60_000 }, async () => {
-    const r = await slowPost(h.url, formHead('/plugins/servlet/oauth/request-token', 100_000), DRIP_MS, MAX_BYTES);
+    const r = await trickle(h.url, formHead('/plugins/servlet/oauth/request-token', 100_000), 'a=b&', DRIP_MS, MAX_BYTES);
     assert.match(r.answer, /^HTTP\/1\.1 408 /, r.answer.slice(0, 200));
     assert.ok(r.stillSending, `the gateway answered only after the client stopped sending (${r.sent} bytes)`);
   });
