@@ -332,6 +332,17 @@ export function createForwarder(gw: Gateway): Forwarder {
         if (err instanceof LateOAuthParameterError) {
           facts.outcome = 'refused';
           gw.log.info({ requestId: facts.requestId, param: err.paramName }, 'unsigned form body beyond the limit named an OAuth parameter: upstream request aborted');
+          // AppB answered without the rest of the body: a complete answer goes on, a partial one is cut.
+          if (res.headersSent) {
+            if (!upstreamRes?.complete) res.destroy();
+            // The rest of the client's body is never read: the connection ends with this answer.
+            else if (res.writableFinished) req.destroy();
+            else res.once('finish', () => req.destroy());
+            return;
+          }
+          res.setHeader('Connection', 'close');
+          plainError(res, err.status, `${err.message}.`, gw.shuttingDown, facts.requestId);
+          return;
         }
         if (res.headersSent) {
           // Bytes after a complete answer (e.g. a body on a HEAD) fail AppB's connection, not this
@@ -343,13 +354,9 @@ export function createForwarder(gw: Gateway): Forwarder {
           res.destroy();
           return;
         }
+        facts.outcome = 'upstream_error';
         // An unread rest of the request body would stall this connection: answer and close it.
         if (!req.complete) res.setHeader('Connection', 'close');
-        if (err instanceof LateOAuthParameterError) {
-          plainError(res, err.status, `${err.message}.`, gw.shuttingDown, facts.requestId);
-          return;
-        }
-        facts.outcome = 'upstream_error';
         if (err instanceof UpstreamTimeoutError) {
           observe();
           gw.log.warn({ requestId: facts.requestId, timeoutMs }, 'AppB timed out');
@@ -359,6 +366,14 @@ export function createForwarder(gw: Gateway): Forwarder {
           plainError(res, 502, `AppB could not be reached (${(err as NodeJS.ErrnoException).code ?? 'connection failed'}).`, gw.shuttingDown, facts.requestId);
         }
       };
+      if (plan.streamedBody) {
+        // AppB answered before the streamed body ended: the rest is not sent (nor read), the connection ends.
+        res.once('finish', () => {
+          if (req.complete) return;
+          upstreamReq?.destroy();
+          req.destroy();
+        });
+      }
       try {
         proxy.web(
           req,

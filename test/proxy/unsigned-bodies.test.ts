@@ -44,11 +44,15 @@ async function startRecordingUpstream(): Promise<{ url: string; seen: Seen[]; co
     const s: Seen = { url: req.url ?? '', bytes: 0, complete: false, closed: new Promise((r) => (closed = r)) };
     seen.push(s);
     req.on('data', (c: Buffer) => (s.bytes += c.length));
+    // An AppB that answers before it has read the body.
+    if (s.url.startsWith('/answer-early')) res.end('early');
     req.on('end', () => {
       s.complete = true;
-      res.end('ok');
+      if (!res.writableEnded) res.end('ok');
     });
     req.on('close', () => closed());
+    // After an early answer Node's server no longer reports the request's close: its connection's.
+    req.socket.once('close', () => closed());
   });
   server.on('connection', () => connections++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -219,6 +223,15 @@ describe('unsigned form bodies that carry OAuth parameters beyond the limit neve
       });
     }
   }
+
+  it('an OAuth parameter past the limit after AppB already answered: AppB still never gets the body complete', { timeout: 30_000 }, async () => {
+    const parts = [bigForm(3 * LIMIT), Buffer.from('&oauth_token=stolen&z=1')];
+    const { answer, seen, total } = await lateCase('/answer-early', parts.reduce((n, p) => n + p.length, 0), parts);
+    assert.equal(seen.complete, false, 'AppB got the whole body');
+    assert.ok(seen.bytes < total);
+    // AppB's own answer, when it reached the gateway first, or the gateway's refusal; the connection ends with it.
+    if (answer !== '') assert.match(answer, /^HTTP\/1\.1 (200|413) /);
+  });
 
   it('a harmless body beyond the limit sent in parts reaches the recording upstream whole', { timeout: 30_000 }, async () => {
     const parts = [bigForm(2 * LIMIT), Buffer.from('&user_id=7&oauthx=1&xoauth_requestor_idx=2&last')];
