@@ -2,14 +2,14 @@
 // gracefully in the order DESIGN.md section 3 gives (readiness first, then listeners, then Redis).
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { RuntimeConfig } from './config/load.js';
 import { watchConfig, type ConfigWatcher, type ReloadOutcome } from './config/watch.js';
 import { createGateway, type Gateway } from './gateway.js';
 import { createPublicApp } from './app.js';
 import { createAdminApp } from './ops/admin.js';
 import { createLogger, type Logger } from './ops/logger.js';
-import { createMetrics } from './ops/metrics.js';
+import { createMetrics, type Metrics } from './ops/metrics.js';
 import { storeFromConfig } from './ops/store.js';
 import type { TokenStore } from './store/types.js';
 import { forwarderOf } from './proxy/index.js';
@@ -75,6 +75,33 @@ export function listen(server: http.Server, address: string): Promise<string> {
   });
 }
 
+/** server.timeouts of Node's HTTP server: applied at start and on every reload. */
+export function applyServerTimeouts(server: http.Server, cfg: RuntimeConfig): void {
+  const t = cfg.config.server.timeouts;
+  server.headersTimeout = t.headersMs;
+  server.requestTimeout = t.requestMs;
+  server.keepAliveTimeout = t.keepAliveMs;
+}
+
+/** How often Node looks for connections past headersMs / requestMs (its default, 30 s, would add up to that much). */
+function connectionsCheckingInterval(cfg: RuntimeConfig): number {
+  const t = cfg.config.server.timeouts;
+  const shortest = Math.min(t.headersMs, t.requestMs > 0 ? t.requestMs : Infinity);
+  return Math.max(50, Math.min(1000, Math.floor(shortest / 4)));
+}
+
+/** Node answers a slow head (or, when on, a slow request) 408 and destroys the socket with this error: counted by phase. */
+function countClientTimeouts(server: http.Server, metrics: Metrics): void {
+  server.on('connection', (socket: Socket) => {
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ERR_HTTP_REQUEST_TIMEOUT') return;
+      // A response exists once the head was read: then it was the whole-request timeout.
+      const inRequest = (socket as Socket & { _httpMessage?: unknown })._httpMessage != null;
+      metrics.clientTimeouts.inc({ phase: inRequest ? 'request' : 'headers' });
+    });
+  });
+}
+
 export function closeServer(server: http.Server): Promise<void> {
   return new Promise<void>((resolve) => {
     if (!server.listening) return resolve();
@@ -99,15 +126,14 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
   // every other request takes the plain proxy handler.
   const handleKoa = createPublicApp(gw).callback();
   const handleProxy = createProxyHandler(gw);
-  const publicServer = http.createServer((req, res) => {
+  const publicServer = http.createServer({ connectionsCheckingInterval: connectionsCheckingInterval(opts.cfg) }, (req, res) => {
     const path = originFormPath(req.url);
     if (path !== null && !DANCE_PATHS.has(path)) handleProxy(req, res);
     else void handleKoa(req, res);
   });
-  // Slow clients must not hold sockets forever; AppB's own timeout is upstream.timeoutMs.
-  publicServer.headersTimeout = 60_000;
-  publicServer.requestTimeout = 0;
-  publicServer.keepAliveTimeout = 65_000;
+  // Slow clients must not hold sockets forever (server.timeouts); AppB's own timeout is upstream.timeoutMs.
+  applyServerTimeouts(publicServer, opts.cfg);
+  countClientTimeouts(publicServer, metrics);
   attachUpgradeHandler(publicServer, gw);
   // Upgraded (WebSocket) sockets leave the HTTP server's bookkeeping: tracked here so the
   // end of the grace period can close them too.
@@ -146,6 +172,7 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
           current: () => gw.cfg(),
           apply: (next) => {
             gw.setCfg(next);
+            applyServerTimeouts(publicServer, next);
             log.level = next.config.logging.level;
           },
           log,

@@ -187,6 +187,36 @@ const failureWindow = z
   })
   .strict();
 
+/** Default of server.timeouts.bodyIdleMs. */
+export const DEFAULT_BODY_IDLE_MS = 30_000;
+/** server.timeouts.bodyTotalMs defaults to this many body idle timeouts (2 minutes by default). */
+export const BODY_TOTAL_PER_IDLE = 4;
+
+const bodyIdleMs = z.number().int().min(100).max(600_000);
+
+/**
+ * Slow clients (DESIGN.md section 3: never a hang). Node's own timeouts guard the request head and
+ * idle keep-alive connections; the body ones guard every body the gateway itself reads (form bodies,
+ * oauth_body_hash), which a trickling client could otherwise hold open, and its memory, forever.
+ */
+const serverTimeouts = z
+  .object({
+    /** The whole request head must arrive within this (Node's headersTimeout) → 408, connection closed. */
+    headersMs: z.number().int().min(100).max(600_000).default(60_000),
+    /**
+     * The whole request, body included, must arrive within this (Node's requestTimeout); 0 = off.
+     * Off by default: it would also cut long unsigned uploads that stream through to AppB.
+     */
+    requestMs: z.number().int().min(0).max(86_400_000).default(0),
+    /** An idle keep-alive connection is closed after this (Node's keepAliveTimeout); above a load balancer's idle timeout. */
+    keepAliveMs: z.number().int().min(0).max(600_000).default(65_000),
+    /** A body the gateway reads that stalls this long → 408, connection closed. Default 30000 (or server.bodyIdleTimeoutMs). */
+    bodyIdleMs: bodyIdleMs.optional(),
+    /** A body the gateway reads must be complete within this however steadily it trickles → 408. Default 4 × bodyIdleMs. */
+    bodyTotalMs: z.number().int().min(100).max(3_600_000).optional(),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: z
@@ -207,10 +237,30 @@ export const configSchema = z
          * OAuth parameters goes to AppB unparsed.
          */
         formParameterLimit: z.number().int().min(100).max(100_000).default(1000),
-        /** A body the gateway reads (form bodies, oauth_body_hash) that stalls this long → 408, connection closed. */
-        bodyIdleTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+        /** Deprecated alias of server.timeouts.bodyIdleMs (still honoured; setting both is a configuration error). */
+        bodyIdleTimeoutMs: bodyIdleMs.optional(),
+        /** How long the gateway waits for slow clients; see serverTimeouts. */
+        timeouts: serverTimeouts.default({ headersMs: 60_000, requestMs: 0, keepAliveMs: 65_000 }),
       })
-      .strict(),
+      .strict()
+      .superRefine((s, ctx) => {
+        if (s.bodyIdleTimeoutMs !== undefined && s.timeouts.bodyIdleMs !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['bodyIdleTimeoutMs'], message: 'replaced by server.timeouts.bodyIdleMs: set only that one' });
+        }
+        const idle = s.timeouts.bodyIdleMs ?? s.bodyIdleTimeoutMs ?? DEFAULT_BODY_IDLE_MS;
+        if (s.timeouts.bodyTotalMs !== undefined && s.timeouts.bodyTotalMs < idle) {
+          ctx.addIssue({ code: 'custom', path: ['timeouts', 'bodyTotalMs'], message: `must be at least the body idle timeout (${idle} ms)` });
+        }
+        // Node refuses a headers timeout longer than a request timeout that is on.
+        if (s.timeouts.requestMs > 0 && s.timeouts.requestMs < s.timeouts.headersMs) {
+          ctx.addIssue({ code: 'custom', path: ['timeouts', 'requestMs'], message: `must be 0 (off) or at least server.timeouts.headersMs (${s.timeouts.headersMs} ms)` });
+        }
+      })
+      // Derived defaults resolved here, so every reader gets numbers: bodyIdleMs, then bodyTotalMs from it.
+      .transform((s) => {
+        const idle = s.timeouts.bodyIdleMs ?? s.bodyIdleTimeoutMs ?? DEFAULT_BODY_IDLE_MS;
+        return { ...s, timeouts: { ...s.timeouts, bodyIdleMs: idle, bodyTotalMs: s.timeouts.bodyTotalMs ?? BODY_TOTAL_PER_IDLE * idle } };
+      }),
     shutdown: z
       .object({
         /** Seconds /readyz fails before the listener closes. */

@@ -5,7 +5,7 @@ import type { Context, Next } from 'koa';
 import type { Gateway } from '../gateway.js';
 import { OAuthProblem, isOAuthProblem, problemBody, wwwAuthenticate } from '../oauth1/index.js';
 import { StoreUnavailableError } from '../store/types.js';
-import { BodyTooLargeError } from '../verify/steps.js';
+import { BodyTimeoutError, BodyTooLargeError } from '../verify/steps.js';
 import { clientAborted } from './request-context.js';
 
 /** Writes an OAuth problem response (DESIGN.md section 3). */
@@ -38,6 +38,7 @@ export function errorHandler(gw: Gateway) {
     try {
       await next();
     } catch (err) {
+      if (err instanceof BodyTimeoutError) gw.metrics.clientTimeouts.inc({ phase: `body_${err.kind}` });
       // An upload cut short (Node's 'aborted' read error, IncompleteBodyError): a normal outcome, and no one to answer.
       if (clientAborted(ctx.req) && !(err instanceof BodyTooLargeError)) {
         if (ctx.state.facts) ctx.state.facts.outcome = 'aborted';

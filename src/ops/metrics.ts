@@ -26,6 +26,8 @@ export interface Metrics {
   storeUp: Gauge;
   /** Requests answered 429 consumer_key_refused by security.failureLimit, by scope (source, consumer_source). */
   failureLimitRefusals: Counter<'scope'>;
+  /** Slow clients cut off, by phase: headers, request (server.timeouts.requestMs), body_idle, body_total. */
+  clientTimeouts: Counter<'phase'>;
   /** Hot-path forms of requests.inc / refusals.inc / upstreamDuration.observe: one cached series per label set. */
   countRequest(flow: string, outcome: string): void;
   countRefusal(problem: string, link: string): void;
@@ -102,6 +104,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
         if (opts.storeHealthy) this.set(opts.storeHealthy() ? 1 : 0);
       },
     }),
+    clientTimeouts: new Counter({ name: 'applink_client_timeouts_total', help: 'Slow clients cut off (408, connection closed) by phase: headers, request, body_idle, body_total', labelNames: ['phase'], registers: [registry] }),
   } as Metrics;
   m.countRequest = countedSeries(m.requests, ['flow', 'outcome']);
   m.countRefusal = countedSeries(m.refusals, ['problem', 'link']);

@@ -16,6 +16,7 @@ import {
   nonceTtlSeconds,
   readOAuthParams,
   requestViewOf,
+  bodyDeadlinesOf,
   requireLink,
 } from '../verify/steps.js';
 import { checkCallback } from './callback.js';
@@ -58,7 +59,7 @@ async function readRequest(ctx: Context, next: Next): Promise<void> {
   // Token responses carry secrets: never cached anywhere.
   ctx.set('Cache-Control', 'no-store');
   ctx.set('Pragma', 'no-cache');
-  s.view = await requestViewOf(ctx.req, s.cfg.config.server.formBodyLimitBytes, s.cfg.config.server.formParameterLimit, s.cfg.config.server.bodyIdleTimeoutMs);
+  s.view = await requestViewOf(ctx.req, s.cfg.config.server.formBodyLimitBytes, s.cfg.config.server.formParameterLimit, bodyDeadlinesOf(s.cfg));
   const params = readOAuthParams(s.view);
   if (params === null) throw OAuthProblem.absent(REQUIRED_ANY, 'not an OAuth request: no OAuth parameters in the header, query or form body');
   s.params = params;

@@ -12,6 +12,7 @@ import type { Flow } from '../ops/metrics.js';
 import type { RequestFacts } from '../ops/request-context.js';
 import type { UpstreamTarget } from './compiled.js';
 import { downstreamHeaderList } from './headers.js';
+import { LateOAuthParameterError, type FormNameGuard } from './form-guard.js';
 
 // http-proxy rebuilds the path with url.parse and collapses '//' (it would send '/a/b' for
 // '/a//b', and '\' as '/'); the agent puts back the exact request-target the gateway signed,
@@ -107,6 +108,8 @@ export interface ForwardPlan {
   headers: http.OutgoingHttpHeaders;
   /** The body to send instead of streaming the request (a form body already read). */
   body?: Buffer;
+  /** An unsigned form body beyond the limit: `first` (read already), then the rest of the request, through `guard`. */
+  streamedBody?: { first: Buffer; guard: FormNameGuard };
   /** The gateway set an identity: AppB's OAuth refusal must not reach AppA as such. */
   identity: boolean;
   /** upstream.url (compiled as http-proxy's target) and upstream.timeoutMs of the configuration the request was verified with. */
@@ -163,6 +166,48 @@ function upstreamProblem(header: string | string[] | undefined): string | undefi
 function isOAuthChallenge(header: string | string[] | undefined): boolean {
   const values = header === undefined ? [] : Array.isArray(header) ? header : [header];
   return values.some((v) => /^\s*oauth(\s|$)/i.test(v));
+}
+
+/**
+ * The body of plan.streamedBody for http-proxy to send: `first`, then the request's own chunks as
+ * the guard lets them pass. At a guarded name `refuse` is called and nothing more is sent (the
+ * request stays paused, so the client can still be answered).
+ */
+function guardedBody(req: http.IncomingMessage, s: NonNullable<ForwardPlan['streamedBody']>, refuse: (err: Error) => void): Readable {
+  const out = new Readable({ read: () => void req.resume() });
+  const stop = (err: unknown) => {
+    req.pause();
+    req.off('data', onData);
+    req.off('end', onEnd);
+    refuse(err as Error);
+  };
+  const onData = (chunk: Buffer) => {
+    let pass: Buffer;
+    try {
+      pass = s.guard.push(chunk);
+    } catch (err) {
+      return stop(err);
+    }
+    if (pass.length > 0 && !out.push(pass)) req.pause();
+  };
+  const onEnd = () => {
+    try {
+      const rest = s.guard.end();
+      if (rest.length > 0) out.push(rest);
+    } catch (err) {
+      return stop(err);
+    }
+    out.push(null);
+  };
+  if (s.first.length > 0) out.push(s.first);
+  // The request is paused (readFormPrefix): a 'data' listener does not start it, out.read() does.
+  req.on('data', onData);
+  req.on('end', onEnd);
+  // The client went away: http-proxy aborts the upstream request; this stream is simply dropped.
+  req.once('close', () => {
+    if (!req.complete) out.destroy();
+  });
+  return out;
 }
 
 /**
@@ -228,8 +273,10 @@ export function createForwarder(gw: Gateway): Forwarder {
       let upstreamRes: http.IncomingMessage | undefined;
       const observe = () => gw.metrics.observeUpstream(plan.flow, Number(process.hrtime.bigint() - started) / 1e9);
 
+      let upstreamReq: http.ClientRequest | undefined;
       inflight.set(req, {
         onProxyReq(proxyReq) {
+          upstreamReq = proxyReq;
           proxyReq.setTimeout(timeoutMs, () => proxyReq.destroy(new UpstreamTimeoutError(timeoutMs)));
         },
         onProxyRes(proxyRes) {
@@ -282,6 +329,21 @@ export function createForwarder(gw: Gateway): Forwarder {
       });
 
       const onError = (err: Error) => {
+        if (err instanceof LateOAuthParameterError) {
+          facts.outcome = 'refused';
+          gw.log.info({ requestId: facts.requestId, param: err.paramName }, 'unsigned form body beyond the limit named an OAuth parameter: upstream request aborted');
+          // AppB answered without the rest of the body: a complete answer goes on, a partial one is cut.
+          if (res.headersSent) {
+            if (!upstreamRes?.complete) res.destroy();
+            // The rest of the client's body is never read: the connection ends with this answer.
+            else if (res.writableFinished) req.destroy();
+            else res.once('finish', () => req.destroy());
+            return;
+          }
+          res.setHeader('Connection', 'close');
+          plainError(res, err.status, `${err.message}.`, gw.shuttingDown, facts.requestId);
+          return;
+        }
         if (res.headersSent) {
           // Bytes after a complete answer (e.g. a body on a HEAD) fail AppB's connection, not this
           // answer: it is passed on whole, and the connection is gone (never reused).
@@ -304,6 +366,14 @@ export function createForwarder(gw: Gateway): Forwarder {
           plainError(res, 502, `AppB could not be reached (${(err as NodeJS.ErrnoException).code ?? 'connection failed'}).`, gw.shuttingDown, facts.requestId);
         }
       };
+      if (plan.streamedBody) {
+        // AppB answered before the streamed body ended: the rest is not sent (nor read), the connection ends.
+        res.once('finish', () => {
+          if (req.complete) return;
+          upstreamReq?.destroy();
+          req.destroy();
+        });
+      }
       try {
         proxy.web(
           req,
@@ -313,6 +383,10 @@ export function createForwarder(gw: Gateway): Forwarder {
             agent: upstream.protocol === 'https:' ? agents.https : agents.http,
             ssl: { [EXACT_PATH]: plan.path },
             ...(plan.body && { buffer: Readable.from([plan.body]) }),
+            ...(plan.streamedBody && {
+              // AppB must never get all of a body naming an OAuth parameter: its request is destroyed mid-body.
+              buffer: guardedBody(req, plan.streamedBody, (err) => (upstreamReq ? upstreamReq.destroy(err) : onError(err))),
+            }),
           },
           onError,
         );

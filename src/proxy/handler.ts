@@ -7,7 +7,7 @@ import type { Gateway } from '../gateway.js';
 import { isOAuthProblem, problemBody, wwwAuthenticate } from '../oauth1/index.js';
 import { clientAborted, logRequest, requestIdOf, type RequestFacts } from '../ops/request-context.js';
 import { StoreUnavailableError } from '../store/types.js';
-import { BodyTooLargeError } from '../verify/steps.js';
+import { BodyTimeoutError, BodyTooLargeError } from '../verify/steps.js';
 import { compiledOf } from './compiled.js';
 import { forwarderOf } from './index.js';
 import { checkSingleContentType, checkTransferEncoding } from './headers.js';
@@ -39,6 +39,7 @@ function answer(req: IncomingMessage, res: ServerResponse, status: number, heade
  * The same answers the Koa error handler gives on the dance routes.
  */
 export function answerProxyError(gw: Gateway, req: IncomingMessage, res: ServerResponse, facts: RequestFacts, err: unknown): void {
+  if (err instanceof BodyTimeoutError) gw.metrics.clientTimeouts.inc({ phase: `body_${err.kind}` });
   if (res.headersSent) {
     res.destroy();
     return;

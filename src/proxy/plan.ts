@@ -6,8 +6,9 @@ import type { Gateway } from '../gateway.js';
 import { OAuthProblem, type CollectedParams } from '../oauth1/index.js';
 import type { RequestFacts } from '../ops/request-context.js';
 import { hasLoneSurrogate } from '../userauth/names.js';
-import { bufferedBodyOf, isFormContentType, readOAuthParams, type OAuthRequestView } from '../verify/steps.js';
-import { readBodyUpTo } from './body.js';
+import { BodyTooLargeError, bodyDeadlinesOf, bufferedBodyOf, isFormContentType, oauthViewOf, readOAuthParams, type OAuthRequestView } from '../verify/steps.js';
+import { readBodyUpTo, readFormPrefix } from './body.js';
+import { FormNameGuard } from './form-guard.js';
 import { authenticate, type Verdict } from './authenticate.js';
 import { compiledOf } from './compiled.js';
 import type { ForwardPlan } from './forward.js';
@@ -58,31 +59,38 @@ export async function planForward(
   const target = requestTargetOf(req.url);
   const method = req.method ?? 'GET';
   const limit = cfg.config.server.formBodyLimitBytes;
+  const deadlines = bodyDeadlinesOf(cfg);
   const bodyPresent = !opts.upgrade && hasBody(req);
   const isForm = isFormContentType(req.headers['content-type']);
 
   // The dance routes handed on a call of AppB's own links (pass-through): forwarded as it came.
   if (opts.handedOn) {
-    const body = bufferedBodyOf(req) ?? (bodyPresent && lengthlessDeleteOrOptions(req) ? await readBodyUpTo(req, limit, cfg.config.server.bodyIdleTimeoutMs) : undefined);
+    const body = bufferedBodyOf(req) ?? (bodyPresent && lengthlessDeleteOrOptions(req) ? await readBodyUpTo(req, limit, deadlines) : undefined);
     return planPassthrough(cfg, req, facts, target, body, bodyPresent);
   }
 
-  // A form body may carry the OAuth parameters, so it is read (up to the limit) whether or not it is signed.
-  let rawBody = bufferedBodyOf(req) ?? (isForm && bodyPresent ? await readBodyUpTo(req, limit, cfg.config.server.bodyIdleTimeoutMs) : undefined);
-  const view: OAuthRequestView = {
+  const viewParts = {
     method,
-    rawPath: target.rawPath,
-    rawQuery: target.rawQuery,
+    target,
     authorization: req.headersDistinct.authorization,
-    ...(isForm && rawBody !== undefined && { formBody: rawBody.toString('utf8') }),
     // Past it an OAuth request is refused and any other one passes unparsed (AppB's own big forms).
     parameterLimit: cfg.config.server.formParameterLimit,
   };
+  // A form body may carry the OAuth parameters, so it is read up to the limit whether or not it is signed.
+  let rawBody = bufferedBodyOf(req);
+  let streamedBody: ForwardPlan['streamedBody'];
+  if (rawBody === undefined && isForm && bodyPresent) {
+    // http-proxy cannot stream a lengthless DELETE or OPTIONS body (lengthlessDeleteOrOptions): read whole or 413.
+    const read = lengthlessDeleteOrOptions(req) ? { bytes: await readBodyUpTo(req, limit, deadlines), complete: true } : await readFormPrefix(req, limit, deadlines);
+    if (read.complete) rawBody = read.bytes;
+    else streamedBody = unsignedFormBeyondLimit(oauthViewOf(viewParts), read.bytes, limit);
+  }
+  const view: OAuthRequestView = oauthViewOf({ ...viewParts, ...(isForm && rawBody !== undefined && { formBody: rawBody }) });
   const params = readOAuthParams(view);
   checkRequestorEncoding(params);
   // oauth_body_hash covers the body: it is checked before AppB sees a byte of it.
-  if (rawBody === undefined && bodyPresent && params?.oauth.oauth_body_hash !== undefined) rawBody = await readBodyUpTo(req, limit, cfg.config.server.bodyIdleTimeoutMs);
-  if (rawBody === undefined && bodyPresent && lengthlessDeleteOrOptions(req)) rawBody = await readBodyUpTo(req, limit, cfg.config.server.bodyIdleTimeoutMs);
+  if (rawBody === undefined && bodyPresent && params?.oauth.oauth_body_hash !== undefined) rawBody = await readBodyUpTo(req, limit, deadlines);
+  if (rawBody === undefined && bodyPresent && lengthlessDeleteOrOptions(req)) rawBody = await readBodyUpTo(req, limit, deadlines);
 
   const verdict: Verdict = await authenticate(gw, cfg, { view, params, rawBody, source: clientAddress(req, cfg.trustedProxies) }, facts);
   const identity = verdict.kind === 'signed';
@@ -140,12 +148,32 @@ export async function planForward(
     path,
     headers,
     ...(body !== undefined && { body }),
+    ...(streamedBody && { streamedBody }),
     identity,
     upstream: compiledOf(cfg).upstreamTarget,
     timeoutMs: cfg.config.upstream.timeoutMs,
     ...(verdict.kind === 'signed' && { linkId: verdict.principal.link.id }),
     facts,
   };
+}
+
+/**
+ * A form body longer than server.formBodyLimitBytes: an OAuth request (by its Authorization header
+ * or query) needs all of it for the signature, so 413; so does one whose first `limit` bytes name
+ * an OAuth or requestor parameter (LateOAuthParameterError). Any other is ordinary traffic for AppB
+ * and streams on, its bytes checked as they pass (FormNameGuard): what was read first, then the rest.
+ */
+function unsignedFormBeyondLimit(viewWithoutBody: OAuthRequestView, first: Buffer, limit: number): NonNullable<ForwardPlan['streamedBody']> {
+  let signed: boolean;
+  try {
+    signed = readOAuthParams(viewWithoutBody) !== null;
+  } catch {
+    // Malformed OAuth parameters (two Authorization headers, …): an OAuth request all the same.
+    signed = true;
+  }
+  if (signed) throw new BodyTooLargeError(limit);
+  const guard = new FormNameGuard();
+  return { first: guard.push(first), guard };
 }
 
 /** A request for AppB's own links: only the header rules apply; query, body and Authorization untouched. */

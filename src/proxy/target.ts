@@ -81,6 +81,20 @@ function decodedName(raw: Buffer, start: number, end: number, scratch: Buffer): 
   return bytes.toString('utf8', 0, n);
 }
 
+/** A raw form name decoded as matchingSegments decodes it ('+', %XX, invalid UTF-8 as U+FFFD, malformed escapes as written). */
+export function decodeFormName(raw: Buffer): string {
+  return decodedName(raw, 0, raw.length, Buffer.allocUnsafe(raw.length));
+}
+
+/**
+ * Names an unsigned form body must not carry past server.formBodyLimitBytes, where it is no longer
+ * read whole but streamed: any that would make it an OAuth request (oauth_…, any letter case, as
+ * scanForm counts them) or that is stripped from unsigned requests (a smuggled requestor).
+ */
+export function isOAuthOrRequestorName(name: string): boolean {
+  return name.toLowerCase().startsWith('oauth_') || isRequestorIdParam(name);
+}
+
 const AMP = 0x26;
 const EQ = 0x3d;
 const PERCENT = 0x25;

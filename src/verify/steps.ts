@@ -1,6 +1,7 @@
 // The checks every signed request goes through, as small steps that each throw one
 // OAuthProblem (DESIGN.md section 8). The dance endpoints and the proxy compose them.
 import type { RuntimeConfig, ResolvedLink } from '../config/load.js';
+import { BODY_TOTAL_PER_IDLE, DEFAULT_BODY_IDLE_MS } from '../config/schema.js';
 import {
   OAuthProblem,
   collectParams,
@@ -30,6 +31,8 @@ export interface OAuthRequestView {
   formBody?: string;
   /** server.formParameterLimit: an OAuth request with more parameters is refused unparsed (collectParams' default when unset). */
   parameterLimit?: number;
+  /** Parts whose raw bytes are not UTF-8 (decoded leniently above): an OAuth request with any is refused. */
+  notUtf8?: Array<'query' | 'form body'>;
 }
 
 /** A request whose OAuth parameters passed the stateless checks. */
@@ -48,9 +51,64 @@ export interface SignedRequest {
 // them every such request of a consumer would share one nonce key.
 const REQUIRED = ['oauth_consumer_key', 'oauth_signature_method', 'oauth_signature', 'oauth_timestamp', 'oauth_nonce'] as const;
 
-/** Collects the OAuth parameters; null when the request is not an OAuth request at all. */
+/**
+ * Collects the OAuth parameters; null when the request is not an OAuth request at all. Raw bytes
+ * that are not UTF-8 would be signed as U+FFFD, so many bodies would share one signature and AppB
+ * would get bytes nobody signed: an OAuth request with any is parameter_rejected, as `%FF` is.
+ */
 export function readOAuthParams(view: OAuthRequestView): CollectedParams | null {
-  return collectParams({ authorization: view.authorization, rawQuery: view.rawQuery, formBody: view.formBody, parameterLimit: view.parameterLimit });
+  const params = collectParams({ authorization: view.authorization, rawQuery: view.rawQuery, formBody: view.formBody, parameterLimit: view.parameterLimit });
+  if (params !== null && view.notUtf8 !== undefined && view.notUtf8.length > 0) {
+    throw new OAuthProblem('parameter_rejected', { detail: `the ${view.notUtf8.join(' and ')} of an OAuth request is not valid UTF-8` });
+  }
+  return params;
+}
+
+// fatal: raw bytes that are not UTF-8 are found, not replaced; ignoreBOM: a leading U+FEFF is kept, as Buffer#toString keeps it.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Raw request bytes as text: strict UTF-8, else (utf8: false) the lenient decoding, for deciding whether the request is OAuth at all. */
+export function requestText(bytes: Buffer): { text: string; utf8: boolean } {
+  try {
+    return { text: strictUtf8.decode(bytes), utf8: true };
+  } catch {
+    return { text: bytes.toString('utf8'), utf8: false };
+  }
+}
+
+/**
+ * The view of a request's parts. The query arrives as a latin1 string of its raw bytes (Node
+ * itself refuses bytes beyond ASCII in a request-target); the form body as its raw bytes.
+ */
+export function oauthViewOf(parts: {
+  method: string;
+  target: { rawPath: string; rawQuery: string };
+  authorization: string | string[] | undefined;
+  formBody?: Buffer;
+  parameterLimit?: number;
+}): OAuthRequestView {
+  const notUtf8: Array<'query' | 'form body'> = [];
+  let rawQuery = parts.target.rawQuery;
+  if (/[\u0080-\uffff]/.test(rawQuery)) {
+    const q = requestText(Buffer.from(rawQuery, 'latin1'));
+    rawQuery = q.text;
+    if (!q.utf8) notUtf8.push('query');
+  }
+  let formBody: string | undefined;
+  if (parts.formBody !== undefined) {
+    const b = requestText(parts.formBody);
+    formBody = b.text;
+    if (!b.utf8) notUtf8.push('form body');
+  }
+  return {
+    method: parts.method,
+    rawPath: parts.target.rawPath,
+    rawQuery,
+    authorization: parts.authorization,
+    ...(formBody !== undefined && { formBody }),
+    ...(parts.parameterLimit !== undefined && { parameterLimit: parts.parameterLimit }),
+    ...(notUtf8.length > 0 && { notUtf8 }),
+  };
 }
 
 /** Version, presence and shape of the protocol parameters. */
@@ -159,66 +217,104 @@ export function isFormContentType(contentType: string | undefined): boolean {
   return (contentType ?? '').split(';', 1)[0]?.trim().toLowerCase() === 'application/x-www-form-urlencoded';
 }
 
-/**
- * Reads the whole request body (at most `limitBytes`, else BodyTooLargeError) and keeps it with
- * the request, so that a second reader (bufferedBodyOf) gets the same bytes.
- */
-/** The client stopped sending the body for longer than server.bodyIdleTimeoutMs: answered 408, connection closed. */
+/** The client stopped sending the body (idle) or did not finish it in time (total): answered 408, connection closed. */
 export class BodyTimeoutError extends Error {
   readonly status = 408;
   readonly expose = true;
-  constructor(idleMs: number) {
-    super(`Request body stalled for more than ${idleMs} ms`);
+  constructor(
+    readonly kind: 'idle' | 'total',
+    ms: number,
+  ) {
+    super(kind === 'idle' ? `Request body stalled for more than ${ms} ms` : `Request body not complete within ${ms} ms`);
     this.name = 'BodyTimeoutError';
   }
 }
 
-/** Default of server.bodyIdleTimeoutMs. */
-export const DEFAULT_BODY_IDLE_MS = 30_000;
+/** How long the gateway waits for a body it reads itself: per pause, and in all (server.timeouts). */
+export interface BodyDeadlines {
+  idleMs: number;
+  totalMs: number;
+}
 
-export async function readBufferedBody(req: IncomingMessage, limitBytes: number, idleMs: number = DEFAULT_BODY_IDLE_MS): Promise<Buffer> {
-  const cached = bufferedBodies.get(req);
-  if (cached) return cached;
+export function bodyDeadlinesOf(cfg: RuntimeConfig): BodyDeadlines {
+  return { idleMs: cfg.config.server.timeouts.bodyIdleMs, totalMs: cfg.config.server.timeouts.bodyTotalMs };
+}
+
+/** The schema defaults: 30 s per pause, 2 minutes in all. */
+export const DEFAULT_BODY_DEADLINES: BodyDeadlines = { idleMs: DEFAULT_BODY_IDLE_MS, totalMs: BODY_TOTAL_PER_IDLE * DEFAULT_BODY_IDLE_MS };
+
+export interface CollectOptions {
+  limitBytes: number;
+  deadlines: BodyDeadlines;
+  /** 'reject': BodyTooLargeError past the limit (a declared larger length at once). 'stop': return what was read, the request paused. */
+  overLimit: 'reject' | 'stop';
+  /** The error for a client that went away mid-body. */
+  onAbort: (err?: Error) => Error;
+}
+
+/**
+ * Reads a request body up to `limitBytes`. `complete`: the body ended; otherwise (overLimit 'stop')
+ * `bytes` is what was read so far (the limit plus at most one chunk) and the request is paused with
+ * the rest unread. A body that stalls for idleMs, or is not over within totalMs however steadily
+ * it trickles, is BodyTimeoutError: neither the socket nor the buffer is held longer.
+ */
+export function collectBody(req: IncomingMessage, o: CollectOptions): Promise<{ bytes: Buffer; complete: boolean }> {
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (Number.isFinite(declared) && declared > limitBytes) throw new BodyTooLargeError(limitBytes);
-  const body = await new Promise<Buffer>((resolve, reject) => {
+  if (o.overLimit === 'reject' && Number.isFinite(declared) && declared > o.limitBytes) return Promise.reject(new BodyTooLargeError(o.limitBytes));
+  return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (err: Error | null) => {
-      clearTimeout(timer);
+    let idleTimer: NodeJS.Timeout | undefined;
+    const finish = (err: Error | null, complete = true) => {
+      clearTimeout(idleTimer);
+      clearTimeout(totalTimer);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
       req.off('aborted', onAborted);
-      if (err) {
-        // Stop reading; the error answer closes the connection (the rest of the body is never read).
-        req.pause();
-        reject(err);
-      } else resolve(Buffer.concat(chunks));
+      // Stop reading: an error answer closes the connection, a prefix is read on by whoever streams the rest.
+      if (err || !complete) req.pause();
+      if (err) reject(err);
+      else resolve({ bytes: Buffer.concat(chunks), complete });
     };
-    // A client that stops sending mid-body must not hold the socket and the buffer forever.
     const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => finish(new BodyTimeoutError(idleMs)), idleMs);
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => finish(new BodyTimeoutError('idle', o.deadlines.idleMs)), o.deadlines.idleMs);
     };
+    const totalTimer = setTimeout(() => finish(new BodyTimeoutError('total', o.deadlines.totalMs)), o.deadlines.totalMs);
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limitBytes) return finish(new BodyTooLargeError(limitBytes));
+      if (size > o.limitBytes && o.overLimit === 'reject') return finish(new BodyTooLargeError(o.limitBytes));
       chunks.push(chunk);
+      if (size > o.limitBytes) return finish(null, false);
       arm();
     };
     const onEnd = () => finish(null);
-    const onError = (err: Error) => finish(err);
-    const onAborted = () => finish(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    const onError = (err: Error) => finish(o.onAbort(err));
+    const onAborted = () => finish(o.onAbort());
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
     req.on('aborted', onAborted);
     arm();
   });
-  bufferedBodies.set(req, body);
-  return body;
+}
+
+/**
+ * Reads the whole request body (at most `limitBytes`, else BodyTooLargeError) and keeps it with
+ * the request, so that a second reader (bufferedBodyOf) gets the same bytes.
+ */
+export async function readBufferedBody(req: IncomingMessage, limitBytes: number, deadlines: BodyDeadlines = DEFAULT_BODY_DEADLINES): Promise<Buffer> {
+  const cached = bufferedBodies.get(req);
+  if (cached) return cached;
+  const { bytes } = await collectBody(req, {
+    limitBytes,
+    deadlines,
+    overLimit: 'reject',
+    onAbort: (err) => err ?? Object.assign(new Error('aborted'), { code: 'ECONNRESET' }),
+  });
+  bufferedBodies.set(req, bytes);
+  return bytes;
 }
 
 /** The body readBufferedBody already consumed, or undefined when nobody read it. */
@@ -232,20 +328,15 @@ export function bufferedBodyOf(req: IncomingMessage): Buffer | undefined {
  * (`POST http://host/p`, as a client using the gateway as its HTTP proxy sends) is verified over its path.
  * `parameterLimit`: server.formParameterLimit (collectParams' default of 1000 when omitted).
  */
-export async function requestViewOf(req: IncomingMessage, limitBytes: number, parameterLimit?: number, idleMs?: number): Promise<OAuthRequestView> {
+export async function requestViewOf(req: IncomingMessage, limitBytes: number, parameterLimit?: number, deadlines?: BodyDeadlines): Promise<OAuthRequestView> {
   checkSingleContentType(req);
-  const target = requestTargetOf(req.url);
-  const view: OAuthRequestView = {
+  return oauthViewOf({
     method: req.method ?? 'GET',
-    rawPath: target.rawPath,
-    rawQuery: target.rawQuery,
+    target: requestTargetOf(req.url),
     authorization: req.headersDistinct.authorization,
+    ...(isFormContentType(req.headers['content-type']) && { formBody: await readBufferedBody(req, limitBytes, deadlines) }),
     ...(parameterLimit !== undefined && { parameterLimit }),
-  };
-  if (isFormContentType(req.headers['content-type'])) {
-    view.formBody = (await readBufferedBody(req, limitBytes, idleMs)).toString('utf8');
-  }
-  return view;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

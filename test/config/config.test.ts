@@ -220,3 +220,34 @@ describe('configuration — values that would fail later instead of at start', (
   });
 });
 
+
+describe('configuration — server.timeouts', () => {
+  it('defaults: head 60 s, whole request off, keep-alive 65 s, body 30 s idle and 2 minutes in all', () => {
+    const t0 = runtimeConfig(t, testConfigObject(t)).config.server.timeouts;
+    assert.deepEqual(t0, { headersMs: 60_000, requestMs: 0, keepAliveMs: 65_000, bodyIdleMs: 30_000, bodyTotalMs: 120_000 });
+  });
+
+  it('bodyTotalMs follows bodyIdleMs unless set; server.bodyIdleTimeoutMs still sets the idle timeout', () => {
+    const idle = runtimeConfig(t, deepMerge(testConfigObject(t), { server: { timeouts: { bodyIdleMs: 5000 } } })).config.server.timeouts;
+    assert.equal(idle.bodyTotalMs, 20_000);
+    const legacy = runtimeConfig(t, deepMerge(testConfigObject(t), { server: { bodyIdleTimeoutMs: 4000 } })).config.server.timeouts;
+    assert.equal(legacy.bodyIdleMs, 4000);
+    assert.equal(legacy.bodyTotalMs, 16_000);
+    const both = runtimeConfig(t, deepMerge(testConfigObject(t), { server: { timeouts: { bodyIdleMs: 1000, bodyTotalMs: 9000 } } })).config.server.timeouts;
+    assert.equal(both.bodyTotalMs, 9000);
+  });
+
+  it('refuses the old and the new idle key together, a total shorter than the idle timeout, and a request timeout shorter than the head one', () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ bodyIdleTimeoutMs: 1000, timeouts: { bodyIdleMs: 2000 } }, 'server.bodyIdleTimeoutMs: '],
+      [{ timeouts: { bodyIdleMs: 5000, bodyTotalMs: 1000 } }, 'server.timeouts.bodyTotalMs: '],
+      [{ timeouts: { headersMs: 10_000, requestMs: 5000 } }, 'server.timeouts.requestMs: '],
+      [{ timeouts: { headersMs: 50 } }, 'server.timeouts.headersMs: '],
+      [{ timeouts: { idleMs: 50 } }, 'server.timeouts.idleMs: unknown key'],
+    ];
+    for (const [server, expected] of cases) {
+      const problems = refusal(deepMerge(testConfigObject(t), { server }));
+      assert.ok(problems.some((p) => p.startsWith(expected)), `${JSON.stringify(server)}: ${problems.join('\n')}`);
+    }
+  });
+});

@@ -350,3 +350,35 @@ export function rawExchange(baseUrl: string, data: string): Promise<string> {
     socket.write(data);
   });
 }
+
+/**
+ * A slow client: sends `head`, then one byte of `drip` (cycled) every `gapMs`, at most `maxBytes`,
+ * until the server answers or closes. `stillSending`: it had not run out of bytes when the answer came.
+ */
+export function trickle(baseUrl: string, head: string, drip: string, gapMs: number, maxBytes: number): Promise<{ answer: string; sent: number; stillSending: boolean }> {
+  const u = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(u.port), u.hostname);
+    let answer = '';
+    let sent = 0;
+    let stillSendingAtAnswer: boolean | null = null;
+    let timer: NodeJS.Timeout | undefined;
+    const next = () => {
+      if (answer !== '' || socket.destroyed || sent >= maxBytes) return;
+      socket.write(drip[sent % drip.length] as string);
+      sent++;
+      timer = setTimeout(next, gapMs);
+    };
+    socket.on('data', (d: Buffer) => {
+      if (stillSendingAtAnswer === null) stillSendingAtAnswer = sent < maxBytes;
+      answer += d.toString('latin1');
+    });
+    socket.on('error', reject);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ answer, sent, stillSending: stillSendingAtAnswer ?? false });
+    });
+    socket.write(head);
+    timer = setTimeout(next, gapMs);
+  });
+}

@@ -13,6 +13,7 @@ import {
   findLink,
   nonceKeyOf,
   nonceTtlSeconds,
+  oauthViewOf,
   readOAuthParams,
   requireLink,
   type OAuthRequestView,
@@ -93,6 +94,30 @@ describe('readOAuthParams', () => {
     assert.equal(readOAuthParams(view)?.location, 'header');
     const auth = view.authorization as string;
     problemOf(() => readOAuthParams({ ...view, authorization: [auth, auth] }), 'parameter_rejected', 400);
+  });
+});
+
+describe('oauthViewOf: raw bytes that are not UTF-8', () => {
+  const target = (rawQuery: string) => ({ rawPath: '/rest/api/2/myself', rawQuery });
+  const oauthQuery = 'oauth_consumer_key=app-h&oauth_signature=s';
+
+  it('an OAuth request with them in its form body or raw query is parameter_rejected (not signed as U+FFFD)', () => {
+    const body = Buffer.from([0x61, 0x3d, 0xff]);
+    problemOf(() => readOAuthParams(oauthViewOf({ method: 'POST', target: target(oauthQuery), authorization: undefined, formBody: body })), 'parameter_rejected', 400);
+    // The query as Node hands it over: a latin1 string of its raw bytes.
+    problemOf(() => readOAuthParams(oauthViewOf({ method: 'GET', target: target(`${oauthQuery}&a=\xff`), authorization: undefined })), 'parameter_rejected', 400);
+  });
+
+  it('a request without OAuth parameters is not refused for them (its bytes are AppB\'s business)', () => {
+    const view = oauthViewOf({ method: 'POST', target: target('q=\xe9'), authorization: undefined, formBody: Buffer.from([0x61, 0x3d, 0xe9]) });
+    assert.deepEqual(view.notUtf8, ['query', 'form body']);
+    assert.equal(readOAuthParams(view), null);
+  });
+
+  it('raw UTF-8 is read as UTF-8, the same parameters as their percent-encoded form', () => {
+    const raw = readOAuthParams(oauthViewOf({ method: 'GET', target: target(`${oauthQuery}&name=J\xc3\xb6rg`), authorization: undefined }));
+    const encoded = readOAuthParams(oauthViewOf({ method: 'GET', target: target(`${oauthQuery}&name=J%C3%B6rg`), authorization: undefined }));
+    assert.deepEqual(raw?.baseParams, encoded?.baseParams);
   });
 });
 
