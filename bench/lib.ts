@@ -1,7 +1,7 @@
 // Machinery of `npm run bench`: child processes in their own process groups (all killed on
 // exit, error or Ctrl-C), CPU pinning, /proc readings, Redis INFO, wrk runs, statistics.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +24,8 @@ export interface Proc {
 }
 
 const live = new Set<Proc>();
+/** Every process group started (the leader's pid), for the record. */
+export const startedGroups: number[] = [];
 
 /** Kills every process group still running, at once (SIGKILL): used on exit and on errors. */
 export function killAll(): void {
@@ -74,33 +76,37 @@ export interface StartOptions {
 /** Starts `cmd args` in its own process group, pinned with taskset when asked. */
 export function start(name: string, cmd: string, args: string[], opts: StartOptions): Proc {
   const [file, argv] = opts.cpus !== null ? ['taskset', ['-c', opts.cpus, cmd, ...args]] : [cmd, args];
+  // A log file is the child's own stdout and stderr (no pipe through this process).
+  // O_APPEND: cluster workers share the file description, and appends never overwrite each other.
+  const logFd = opts.logFile ? openSync(opts.logFile, 'a') : null;
   const child = spawn(file, argv, {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },
     detached: true, // its own process group: killAll() reaches its children too
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', logFd ?? 'pipe', logFd ?? 'pipe'],
   });
+  if (logFd !== null) closeSync(logFd);
   if (child.pid === undefined) throw new Error(`${name}: could not start ${cmd}`);
   let tail = '';
   const keep = (d: Buffer) => {
     tail = (tail + d.toString('utf8')).slice(-4000);
   };
-  if (opts.logFile) {
-    const out = createWriteStream(opts.logFile);
-    child.stdout?.pipe(out);
-    child.stderr?.on('data', keep);
-    child.stderr?.pipe(out);
-  } else {
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-  }
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const logTail = () => {
+    try {
+      return readFileSync(opts.logFile as string, 'utf8').slice(-4000);
+    } catch {
+      return '';
+    }
+  };
   const exited = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? -1 : 0))));
   const proc: Proc = {
     name,
     child,
     pid: child.pid,
     exited,
-    tail: () => tail,
+    tail: () => (opts.logFile ? logTail() : tail),
     async stop() {
       if (!live.has(proc)) return;
       try {
@@ -127,6 +133,7 @@ export function start(name: string, cmd: string, args: string[], opts: StartOpti
     },
   };
   live.add(proc);
+  startedGroups.push(proc.pid);
   return proc;
 }
 
@@ -366,4 +373,40 @@ export function median(values: number[]): number {
   if (s.length === 0) return NaN;
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/**
+ * Counts the gateway's `"msg":"request"` log lines (one per request it answered, aborted ones
+ * included) written since the previous call: the number of requests it served in a round,
+ * counting those still in flight when wrk stopped, which wrk does not.
+ */
+export function requestLineCounter(file: string): () => number {
+  let offset = 0;
+  return () => {
+    let fd: number;
+    try {
+      fd = openSync(file, 'r');
+    } catch {
+      return 0;
+    }
+    let lines = 0;
+    try {
+      const buf = Buffer.alloc(1 << 20);
+      let carry = '';
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, offset);
+        if (n === 0) break;
+        offset += n;
+        const text = carry + buf.toString('utf8', 0, n);
+        const last = text.lastIndexOf('\n');
+        const complete = last >= 0 ? text.slice(0, last) : '';
+        carry = last >= 0 ? text.slice(last + 1) : text;
+        for (const line of complete.split('\n')) if (line.includes('"msg":"request"')) lines++;
+      }
+      offset -= Buffer.byteLength(carry); // an unfinished last line is read again next time
+    } finally {
+      closeSync(fd);
+    }
+    return lines;
+  };
 }

@@ -35,8 +35,11 @@ import {
   peakRss,
   placement,
   rate,
+  requestLineCounter,
   runWrk,
+  sleep,
   start,
+  startedGroups,
   waitUntil,
   type Proc,
   type WrkResult,
@@ -292,6 +295,7 @@ async function presign(flow: Flow, n: number): Promise<string> {
 
 const place = placement();
 installCleanup();
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
 interface Gateway {
   variant: GatewayVariant;
@@ -299,6 +303,7 @@ interface Gateway {
   url: string;
   adminUrl: string;
   logFile: string;
+  served: () => number;
 }
 
 let redis!: Redis;
@@ -308,7 +313,8 @@ let baseline: { proc: Proc; url: string };
 
 async function startRedis(): Promise<void> {
   const port = await freePort();
-  redisProc = start('redis-server', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { cpus: place.load });
+  // The slow log is off except in the round-trip counting rounds (see roundTrips).
+  redisProc = start('redis-server', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--slowlog-log-slower-than', '-1'], { cpus: place.load });
   redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined); // refused while redis-server starts: waitUntil retries
   await waitUntil(redisProc, 'redis-server answers PING', async () => {
@@ -338,7 +344,7 @@ async function startGateway(variant: GatewayVariant): Promise<Gateway> {
   const proc = start(`gateway (${variant})`, process.execPath, [gatewayCli(), 'serve', '--config', config], { cpus, logFile, env: { NODE_ENV: 'production' } });
   const adminUrl = `http://127.0.0.1:${ports.admin}`;
   await waitUntil(proc, 'the gateway is ready', async () => (await httpOk(`${adminUrl}/readyz`)) && (await httpOk(`${adminUrl}/readyz/redis`)), 60_000);
-  return { variant, proc, url: `http://127.0.0.1:${ports.public}`, adminUrl, logFile };
+  return { variant, proc, url: `http://127.0.0.1:${ports.public}`, adminUrl, logFile, served: requestLineCounter(logFile) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -401,6 +407,8 @@ interface Round {
 
 interface Outcome {
   scenario: Scenario;
+  /** Commands sent to Redis per request (round trips), from the counting round. */
+  roundTrips: number;
   peak: { gw: Round[]; base: Round[] };
   half: { rate: number; gw: Round[]; base: Round[] };
   rssMb: number | null;
@@ -411,7 +419,15 @@ async function redisCalls(): Promise<ReturnType<typeof commandCalls>> {
   return commandCalls(await redis.info('commandstats'));
 }
 
-async function round(target: { url: string; pid: number }, flow: Flow, file: string, opts: { rate: number; cycle: boolean; cpus: string | null; seconds: number }): Promise<Round> {
+interface Target {
+  url: string;
+  pid: number;
+  /** Requests served since the previous call (the gateway's log); absent for the baseline. */
+  served?: () => number;
+}
+
+async function round(target: Target, flow: Flow, file: string, opts: { rate: number; cycle: boolean; cpus: string | null; seconds: number }): Promise<Round> {
+  target.served?.();
   const cpu0 = cpuMicros(target.pid);
   const calls0 = await redisCalls();
   const r: WrkResult = await runWrk({
@@ -426,9 +442,12 @@ async function round(target: { url: string; pid: number }, flow: Flow, file: str
     cycle: opts.cycle,
     cpus: opts.cpus,
   });
+  // Requests still in flight when wrk stopped finish (or abort) within moments: their CPU and
+  // Redis work counts, and so do they, from the gateway's own request log lines.
+  if (target.served) await sleep(300);
   const cpu1 = cpuMicros(target.pid);
   const calls1 = await redisCalls();
-  const n = Math.max(1, r.requests);
+  const n = Math.max(1, target.served ? target.served() : r.requests);
   return {
     rps: rate(r),
     requests: r.requests,
@@ -446,12 +465,42 @@ async function round(target: { url: string; pid: number }, flow: Flow, file: str
   };
 }
 
+/**
+ * Redis round trips per request. INFO commandstats also counts the commands a Lua script runs
+ * (one EVALSHA that runs SET and HGETALL counts 3), so round trips are counted apart: a short
+ * paced round with the slow log recording every command (threshold 0), counting the entries
+ * whose client is a connection (script-internal commands are logged with client "?:0") other
+ * than the bench's own. Not timed: the slow log costs Redis a little per command.
+ */
+const SLOWLOG_MAX = 500_000;
+async function roundTrips(target: Target, flow: Flow, ratePerSecond: number): Promise<{ perRequest: number; bad: number; exhausted: number }> {
+  const seconds = SMOKE ? 1 : 2;
+  const file = await presign(flow, count(ratePerSecond, seconds));
+  target.served?.();
+  const own = `127.0.0.1:${(redis.stream as { localPort?: number }).localPort}`;
+  await redis.config('SET', 'slowlog-max-len', String(SLOWLOG_MAX));
+  await redis.slowlog('RESET');
+  await redis.config('SET', 'slowlog-log-slower-than', '0');
+  let r: WrkResult;
+  try {
+    r = await runWrk({ url: target.url, method: 'GET', path: pathOf(flow), host: 'gateway.bench', file, seconds, connections: CONNECTIONS, rate: ratePerSecond, cycle: flow === 'unsigned', cpus: place.load });
+  } finally {
+    await redis.config('SET', 'slowlog-log-slower-than', '-1');
+  }
+  await sleep(300); // requests in flight at the end finish and are counted below
+  const entries = (await redis.slowlog('GET', SLOWLOG_MAX)) as Array<[number, number, number, string[], string, string]>;
+  await redis.slowlog('RESET');
+  if (entries.length >= SLOWLOG_MAX) throw new Error('the slow log filled up: round trips would be undercounted');
+  const sent = entries.filter((e) => e[4] !== '?:0' && e[4] !== own).length;
+  return { perRequest: sent / Math.max(1, target.served?.() ?? r.requests), bad: non2xx(r), exhausted: r.exhausted };
+}
+
 /** An upper bound for a signed scenario's rate: the same gateway's unsigned rate. */
 const unsignedPeak = new Map<GatewayVariant, number>();
 
 async function calibrate(gw: Gateway): Promise<number> {
   const file = await presign('unsigned', 1);
-  const r = await round({ url: gw.url, pid: gw.proc.pid }, 'unsigned', file, { rate: 0, cycle: true, cpus: place.load, seconds: WARMUP_SECONDS });
+  const r = await round({ url: gw.url, pid: gw.proc.pid, served: gw.served }, 'unsigned', file, { rate: 0, cycle: true, cpus: place.load, seconds: WARMUP_SECONDS });
   if (r.bad > 0) throw new Error(`gateway ${gw.variant}: ${r.bad} non-2xx answers to unsigned requests during the warm-up`);
   unsignedPeak.set(gw.variant, r.rps);
   return r.rps;
@@ -463,7 +512,7 @@ function count(ratePerSecond: number, seconds: number): number {
 }
 
 async function measure(s: Scenario, gw: Gateway): Promise<Outcome> {
-  const gwTarget = { url: gw.url, pid: gw.proc.pid };
+  const gwTarget: Target = { url: gw.url, pid: gw.proc.pid, served: gw.served };
   const baseTarget = { url: baseline.url, pid: baseline.proc.pid };
   const invalid: string[] = [];
   const check = (what: string, r: Round) => {
@@ -497,7 +546,10 @@ async function measure(s: Scenario, gw: Gateway): Promise<Outcome> {
     check(`gateway at ${halfRate}/s, round ${i + 1}`, g);
     half.gw.push(g);
   }
-  return { scenario: s, peak, half, rssMb: null, invalid };
+  const trips = await roundTrips(gwTarget, s.flow, halfRate);
+  if (trips.bad > 0) invalid.push(`round-trip counting round: ${trips.bad} non-2xx answers`);
+  if (trips.exhausted > 0) invalid.push(`round-trip counting round: ran out of pre-signed requests`);
+  return { scenario: s, roundTrips: trips.perRequest, peak, half, rssMb: null, invalid };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -532,7 +584,7 @@ function row(o: Outcome, rsaBound: number | null) {
     }
   }
   const wantCmds = o.scenario.flow === 'unsigned' ? 0 : 1;
-  verdicts.push(Math.abs(cmds - wantCmds) < 0.05);
+  verdicts.push(Math.abs(o.roundTrips - wantCmds) < 0.02);
   verdicts.push(p99 - bp99 <= 2);
   if (o.rssMb !== null) verdicts.push(o.rssMb <= 150);
   return {
@@ -550,6 +602,7 @@ function row(o: Outcome, rsaBound: number | null) {
     cpu,
     bcpu,
     cmds,
+    trips: o.roundTrips,
     cmdsDetail,
     wantCmds,
     rss: o.rssMb,
@@ -561,13 +614,13 @@ function row(o: Outcome, rsaBound: number | null) {
 
 function table(outcomes: Outcome[], rsaBound: number | null): string {
   const head =
-    '| scenario | gateway req/s | baseline req/s | ratio (target) | at ½ peak: req/s | p50 / p99 ms | baseline p99 ms | added p99 ms (≤ 2) | CPU µs/req (baseline) | Redis cmds/req (target) | peak RSS MB (≤ 150) | non-2xx | targets |\n' +
-    '|---|---:|---:|---|---:|---|---:|---:|---|---|---:|---:|---|';
+    '| scenario | gateway req/s | baseline req/s | ratio (target) | at ½ peak: req/s | p50 / p99 ms | baseline p99 ms | added p99 ms (≤ 2) | CPU µs/req (baseline) | Redis round trips/req (target) | Redis commands run/req | peak RSS MB (≤ 150) | non-2xx | targets |\n' +
+    '|---|---:|---:|---|---:|---|---:|---:|---|---|---|---:|---:|---|';
   const lines = outcomes.map((o) => {
     const r = row(o, rsaBound);
     const ratioCell = o.scenario.rsaBound ? `${f2(r.ratio)}; ${f2(r.boundRatio)} of RSA bound (≥ 0.70)` : `${f2(r.ratio)}${o.scenario.target !== null ? ` (≥ ${o.scenario.target.toFixed(2)})` : ''}`;
     const verdict = !r.valid ? '**INVALID**' : r.met ? 'met' : '**missed**';
-    return `| ${r.label} | ${r.valid ? f0(r.gw) : 'INVALID'} | ${f0(r.base)} | ${ratioCell} | ${f0(r.halfRate)} | ${f2(r.p50)} / ${f2(r.p99)} | ${f2(r.bp99)} | ${f2(r.addedP99)} | ${f0(r.cpu)} (${f0(r.bcpu)}) | ${f2(r.cmds)} (${r.wantCmds})${r.cmdsDetail ? `: ${r.cmdsDetail}` : ''} | ${r.rss === null ? '—' : f0(r.rss)} | ${r.bad} | ${verdict} |`;
+    return `| ${r.label} | ${r.valid ? f0(r.gw) : 'INVALID'} | ${f0(r.base)} | ${ratioCell} | ${f0(r.halfRate)} | ${f2(r.p50)} / ${f2(r.p99)} | ${f2(r.bp99)} | ${f2(r.addedP99)} | ${f0(r.cpu)} (${f0(r.bcpu)}) | ${f2(r.trips)} (${r.wantCmds}) | ${f2(r.cmds)}${r.cmdsDetail ? `: ${r.cmdsDetail}` : ''} | ${r.rss === null ? '—' : f0(r.rss)} | ${r.bad} | ${verdict} |`;
   });
   return [head, ...lines].join('\n');
 }
@@ -635,7 +688,7 @@ async function main(): Promise<number> {
         outcomes.push(o);
         const r = row(o, rsaBound);
         console.log(
-          `  ${s.label}: ${f0(r.gw)} req/s vs baseline ${f0(r.base)} (×${f2(r.ratio)}), p99 at ${f0(r.halfRate)}/s ${f2(r.p99)} ms (baseline ${f2(r.bp99)}), ${f0(r.cpu)} µs CPU/req, ${f2(r.cmds)} Redis cmds/req${r.cmdsDetail ? ` (${r.cmdsDetail})` : ''}, non-2xx ${r.bad}${o.invalid.length ? `  INVALID: ${o.invalid.join('; ')}` : ''}`,
+          `  ${s.label}: ${f0(r.gw)} req/s vs baseline ${f0(r.base)} (×${f2(r.ratio)}), p99 at ${f0(r.halfRate)}/s ${f2(r.p99)} ms (baseline ${f2(r.bp99)}), ${f0(r.cpu)} µs CPU/req, ${f2(r.trips)} Redis round trips/req, ${f2(r.cmds)} commands run/req${r.cmdsDetail ? ` (${r.cmdsDetail})` : ''}, non-2xx ${r.bad}${o.invalid.length ? `  INVALID: ${o.invalid.join('; ')}` : ''}`,
         );
       }
       const rss = Math.max(...peakRss(gw.proc.pid)) / 1024 / 1024;
@@ -676,7 +729,7 @@ async function main(): Promise<number> {
   }
   if (invalid.length) sections.push(`### INVALID runs\n\n${invalid.map((o) => `* ${o.scenario.label}: ${o.invalid.join('; ')}`).join('\n')}`);
   sections.push(
-    `Columns: req/s = median of the rounds at full speed (wrk, ${CONNECTIONS} connections); ratio = gateway ÷ baseline of the same run; at ½ peak = a second, paced run at half the gateway's median peak, the baseline paced at that same rate; p50/p99 measured by wrk from the moment each request is written; added p99 = gateway p99 − baseline p99 at that rate; CPU µs/req = user+system CPU of the subject's processes (/proc stat) over a full-speed round ÷ requests; Redis cmds/req = INFO commandstats calls (INFO itself excluded) over a round ÷ requests; peak RSS = VmHWM of the gateway at the end of its scenarios; non-2xx = HTTP status ≥ 400 plus socket errors over every round — any makes the scenario INVALID.`,
+    `Columns: req/s = median of the rounds at full speed (wrk, ${CONNECTIONS} connections); ratio = gateway ÷ baseline of the same run; at ½ peak = a second, paced run at half the gateway's median peak, the baseline paced at that same rate; p50/p99 measured by wrk from the moment each request is written; added p99 = gateway p99 − baseline p99 at that rate; CPU µs/req = user+system CPU of the subject's processes (/proc stat) over a full-speed round ÷ requests (for the gateway: the requests its log shows it answered, those in flight when wrk stopped included); Redis round trips/req = commands sent to Redis by clients per request (a short paced counting round with the slow log recording every command, script-internal commands excluded); Redis commands run/req = INFO commandstats calls over a full-speed round ÷ requests, which also counts what a Lua script runs (INFO itself excluded); peak RSS = VmHWM of the gateway at the end of its scenarios; non-2xx = HTTP status ≥ 400 plus socket errors over every round — any makes the scenario INVALID.`,
   );
   const report = sections.join('\n\n');
   console.log(`\n${report}\n`);
@@ -691,7 +744,8 @@ async function main(): Promise<number> {
     for (const o of outcomes) {
       const cmds = median(o.peak.gw.map((r) => r.redisPerReq));
       if (!Number.isFinite(cmds)) problems.push(`${o.scenario.label}: Redis commands per request not measured`);
-      if (o.scenario.flow !== 'unsigned' && !(cmds > 0)) problems.push(`${o.scenario.label}: signed requests but no Redis command counted`);
+      if (o.scenario.flow !== 'unsigned' && !(cmds > 0 && o.roundTrips > 0)) problems.push(`${o.scenario.label}: signed requests but no Redis command or round trip counted`);
+      if (!Number.isFinite(o.roundTrips)) problems.push(`${o.scenario.label}: Redis round trips not measured`);
       if (!(median(o.peak.gw.map((r) => r.requests)) > 0)) problems.push(`${o.scenario.label}: no request completed`);
       if (!(o.rssMb !== null && o.rssMb > 0)) problems.push(`${o.scenario.label}: peak RSS not measured`);
     }
@@ -714,6 +768,7 @@ try {
 } finally {
   (redis as Redis | undefined)?.disconnect();
   killAll();
+  console.log(`bench: process groups started (all killed): ${startedGroups.join(' ')}`);
   rmSync(tmp, { recursive: true, force: true });
 }
 process.exit(code);
