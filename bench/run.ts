@@ -338,10 +338,16 @@ async function startNodeServer(name: string, script: string, cpus: string | null
 
 async function startGateway(variant: GatewayVariant): Promise<Gateway> {
   const ports = { public: await freePort(), admin: await freePort() };
-  const config = gatewayConfig(variant, ports, upstreamUrl, `redis://127.0.0.1:${redis.options.port}`);
+  const redisUrl = `redis://127.0.0.1:${redis.options.port}`;
+  const config = gatewayConfig(variant, ports, upstreamUrl, redisUrl);
   const logFile = path.join(tmp, `gateway-${variant}.log`);
   const cpus = variant === 'workers-2' ? place.all : place.subject;
-  const proc = start(`gateway (${variant})`, process.execPath, [gatewayCli(), 'serve', '--config', config], { cpus, logFile, env: { NODE_ENV: 'production' } });
+  const proc = start(`gateway (${variant})`, process.execPath, [gatewayCli(), 'serve', '--config', config], {
+    cpus,
+    logFile,
+    // REDIS_URL would override store.redis.url (npm test sets it to the test run's Redis).
+    env: { NODE_ENV: 'production', REDIS_URL: redisUrl },
+  });
   const adminUrl = `http://127.0.0.1:${ports.admin}`;
   await waitUntil(proc, 'the gateway is ready', async () => (await httpOk(`${adminUrl}/readyz`)) && (await httpOk(`${adminUrl}/readyz/redis`)), 60_000);
   return { variant, proc, url: `http://127.0.0.1:${ports.public}`, adminUrl, logFile, served: requestLineCounter(logFile) };
