@@ -402,6 +402,8 @@ interface Round {
   rps: number;
   requests: number;
   bad: number;
+  /** What the non-2xx answers were: HTTP statuses ≥ 400 and socket errors by kind. */
+  badDetail: string;
   exhausted: number;
   cpuUsPerReq: number;
   redisPerReq: number;
@@ -458,6 +460,7 @@ async function round(target: Target, flow: Flow, file: string, opts: { rate: num
     rps: rate(r),
     requests: r.requests,
     bad: non2xx(r),
+    badDetail: `status ≥ 400: ${r.status}, connect errors: ${r.connect}, read errors: ${r.read}, write errors: ${r.write}, timeouts: ${r.timeout}`,
     exhausted: r.exhausted,
     cpuUsPerReq: (cpu1 - cpu0) / n,
     redisPerReq: (calls1.total - calls0.total) / n,
@@ -522,7 +525,7 @@ async function measure(s: Scenario, gw: Gateway): Promise<Outcome> {
   const baseTarget = { url: baseline.url, pid: baseline.proc.pid };
   const invalid: string[] = [];
   const check = (what: string, r: Round) => {
-    if (r.bad > 0) invalid.push(`${what}: ${r.bad} non-2xx answers`);
+    if (r.bad > 0) invalid.push(`${what}: ${r.bad} non-2xx answers (${r.badDetail})`);
     if (r.exhausted > 0) invalid.push(`${what}: ran out of pre-signed requests (${r.exhausted} resent)`);
   };
   // The baseline sends the same bytes (a few thousand lines, reused: it checks no nonce).
@@ -631,15 +634,19 @@ function table(outcomes: Outcome[], rsaBound: number | null): string {
   return [head, ...lines].join('\n');
 }
 
+// Read when the run starts: the code measured is the code of that moment.
+const COMMIT = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+const DIRTY = spawnSync('git', ['status', '--porcelain', '--', 'src', 'bench'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim() ? ' (with uncommitted changes in src/ or bench/)' : '';
+
 function machine(): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
-  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim() ? ' (src/ modified)' : '';
+  const commit = COMMIT;
+  const dirty = DIRTY;
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
   return [
     `* machine: ${cpu}, ${os.cpus().length} CPUs; ${place.note}`,
     `* node ${process.version}, ${os.type()} ${os.release()}; redis-server ${spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.match(/v=(\S+)/)?.[1] ?? '?'}; wrk ${spawnSync('wrk', ['-v'], { encoding: 'utf8' }).stdout.match(/wrk (\S+)/)?.[1] ?? '?'}`,
-    `* date ${new Date().toISOString()}, git commit ${commit}${dirty}; load average at the end ${load}`,
+    `* date ${new Date().toISOString()}, git commit ${commit}${dirty} at the start; load average at the end ${load}`,
     `* ${ROUNDS} round(s) of ${DURATION} s per figure (medians), ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up per scenario`,
   ].join('\n');
 }
@@ -730,7 +737,7 @@ async function main(): Promise<number> {
   }
   if (storeCost) {
     sections.push(
-      `### Redis memory\n\n| what | bytes each | measured with |\n|---|---:|---|\n| live access token (after the dance: request-token record kept until its TTL, access token hash, user and link index entries) | ${f0(storeCost.bytesPerAccessToken)} | ${storeCost.count} tokens, ${storeCost.keysPerToken.toFixed(1)} keys each |\n| remembered nonce (3LO, kept 2 × timestampSkewSeconds) | ${f0(storeCost.bytesPerNonce)} | ${storeCost.count} nonces |\n\nFrom INFO memory \`used_memory\` deltas on the bench's own redis-server, nothing else connected.`,
+      `### Redis memory\n\n| what | bytes each | measured with |\n|---|---:|---|\n| live access token (everything the dance leaves in Redis: token records and the user and link index entries) | ${f0(storeCost.bytesPerAccessToken)} | ${storeCost.count} tokens, ${storeCost.keysPerToken.toFixed(1)} keys each |\n| remembered nonce (3LO, kept 2 × timestampSkewSeconds) | ${f0(storeCost.bytesPerNonce)} | ${storeCost.count} nonces |\n\nFrom INFO memory \`used_memory\` deltas on the bench's own redis-server, nothing else connected.`,
     );
   }
   if (invalid.length) sections.push(`### INVALID runs\n\n${invalid.map((o) => `* ${o.scenario.label}: ${o.invalid.join('; ')}`).join('\n')}`);
