@@ -457,8 +457,46 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
     return nextReady();
   }
 
+  // Standalone and Sentinel: a connected client's own commandTimeout (the budget) bounds every
+  // command, so a call needs no timer or race of its own. Cluster keeps the guarded path (its
+  // slot refreshes and redirections are not covered by one command's timeout).
+  const ownTimeoutServes = !(opts.clusterNodes && opts.clusterNodes.length > 0);
+
+  /** The result of a step sent on a ready connection: a timeout marks the connection stalled. */
+  function settle<T>(sent: Promise<T>): Promise<T> {
+    return sent.then(
+      (result) => {
+        stalled = false;
+        return result;
+      },
+      (err: unknown) => {
+        if (err instanceof Error && /timed out/i.test(err.message)) stalled = true;
+        throw unavailable(err);
+      },
+    );
+  }
+
+  function unavailable(err: unknown): unknown {
+    if (err instanceof StoreUnavailableError || !isUnavailableError(err)) return err;
+    return new StoreUnavailableError(`token store unavailable: ${(err as Error).message}`, { cause: err });
+  }
+
   /** One store step against Redis: answers within the budget or rejects with StoreUnavailableError. */
-  async function run<T>(step: () => Promise<T>): Promise<T> {
+  function run<T>(step: () => Promise<T>): Promise<T> {
+    if (ownTimeoutServes && !closed && client.status === 'ready') {
+      let sent: Promise<T>;
+      try {
+        sent = step();
+      } catch (err) {
+        return Promise.reject(unavailable(err));
+      }
+      return settle(sent);
+    }
+    return runGuarded(step);
+  }
+
+  /** run() while the connection is not ready (or on Cluster): waits for it within the budget. */
+  async function runGuarded<T>(step: () => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     let late = false;
     const deadline = new Promise<never>((_, reject) => {
