@@ -139,8 +139,14 @@ const redisSchema = z
     keyPrefix: z.string().default('applink:'),
     /** Per-command timeout; Redis slower than this counts as down (503). */
     commandTimeoutMs: z.number().int().min(50).max(10000).default(1500),
+    /** Replicas that must hold each token write (WAIT) before it is answered; default 1 with sentinels, else 0. */
+    waitReplicas: z.number().int().min(0).max(16).optional(),
+    /** How long a token write waits for those replicas before answering 503. */
+    waitTimeoutMs: z.number().int().min(10).max(5000).default(500),
   })
-  .strict();
+  .strict()
+  .refine((r) => r.waitTimeoutMs < r.commandTimeoutMs, { message: 'waitTimeoutMs must be below commandTimeoutMs', path: ['waitTimeoutMs'] })
+  .refine((r) => !(r.clusterNodes && (r.waitReplicas ?? 0) > 0), { message: 'waitReplicas is not supported with clusterNodes', path: ['waitReplicas'] });
 
 const upstreamSessionAuth = z
   .object({

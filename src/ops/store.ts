@@ -19,6 +19,8 @@ export function storeFromConfig(cfg: RuntimeConfig, log: Logger, onError?: (err:
       keyPrefix: r.keyPrefix,
       encryptionKeys: cfg.encryptionKeys ?? [],
       commandTimeoutMs: r.commandTimeoutMs,
+      waitReplicas: r.waitReplicas,
+      waitTimeoutMs: r.waitTimeoutMs,
       onError,
     },
   });

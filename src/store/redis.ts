@@ -35,6 +35,7 @@ import {
   ttlToMs,
   userKey,
 } from './tokens.js';
+import { durableTokenWrites, sentinelFollowOptions } from './redis-ha.js';
 import { StoreUnavailableError } from './types.js';
 import type {
   AccessToken,
@@ -75,6 +76,10 @@ export interface RedisStoreOptions {
   onError?: (err: Error) => void;
   /** Clock in epoch ms, for tests; TTLs in Redis are relative, so the two clocks need not agree. */
   now?: () => number;
+  /** Replicas that must hold a token write (WAIT) before it is answered; default 1 with sentinels, else 0 (redis-ha.ts). */
+  waitReplicas?: number;
+  /** How long a token write waits for them (ms); default 500, below commandTimeoutMs. */
+  waitTimeoutMs?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -397,6 +402,7 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
       ...credentialsFromUrl(opts.url),
       sentinels: opts.sentinels,
       name: opts.sentinelName,
+      ...sentinelFollowOptions(),
     });
   } else {
     client = new Redis(opts.url ?? 'redis://127.0.0.1:6379', connection);
@@ -525,6 +531,9 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
     }
   }
 
+  /** run() for writes that issue, renew or revoke a token: confirmed on replicas when required. */
+  const runDurable = durableTokenWrites(client, run, { ...opts, budgetMs });
+
   // Key names. The handle in braces is the Cluster hash tag shared by a grant's keys.
   const requestKey = (h: string) => `${prefix}rt:{${h}}`;
   const accessKey = (h: string) => `${prefix}at:{${h}}`;
@@ -595,7 +604,7 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
     const h = handleOfToken(token);
     if (h === null) return { ok: false, reason: 'unknown' };
     const verifier = randomToken();
-    const reply = await run(() =>
+    const reply = await runDurable(() =>
       scripts.applinkDecideRequest(
         requestKey(h),
         tokenDigest(token),
@@ -691,7 +700,7 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
         ];
         if (input.callback !== null) record.push('cb', input.callback);
         const keepMs = requestKeepUntil({ createdAt, expiresAt: createdAt + ttlMs }) - createdAt;
-        const created = await run(() =>
+        const created = await runDurable(() =>
           scripts.applinkCreateRequest(requestKey(h), accessKey(h), keepMs, ...record),
         );
         if (Number(created) === 1) {
@@ -762,7 +771,7 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
       const expiresAt = t + accessTtlMs;
       const authorizationExpiresAt = t + authorizationTtlMs;
       const verifier = input.verifier === null || input.verifier === '' ? null : input.verifier;
-      const reply = await run(() =>
+      const reply = await runDurable(() =>
         scripts.applinkExchange(
           requestKey(h),
           accessKey(h),
@@ -852,7 +861,7 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
       const h = accessHandleOfToken(token);
       if (h === null) return { ok: false, reason: 'unknown' };
       // The authorization bounds every renewal (the script caps expiresAt at it).
-      const reply = await run(() =>
+      const reply = await runDurable(() =>
         scripts.applinkRenew(
           accessKey(h),
           tokenDigest(token),
@@ -877,7 +886,7 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
       opts: { user?: string } = {},
     ): Promise<AccessTokenSummary | null> {
       if (!isHandle(handle)) return null;
-      const reply = await run(() =>
+      const reply = await runDurable(() =>
         scripts.applinkRevoke(
           accessKey(handle),
           opts.user === undefined ? '' : `=${userKey(opts.user)}`,
@@ -908,7 +917,7 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
         const batch = handles.slice(i, i + READ_BATCH);
         const replies = await Promise.all(
           batch.map((h) =>
-            run(() => scripts.applinkRevoke(accessKey(h), owner, filter.linkId ?? '', now(), TOMBSTONE_MAX_MS)),
+            runDurable(() => scripts.applinkRevoke(accessKey(h), owner, filter.linkId ?? '', now(), TOMBSTONE_MAX_MS)),
           ),
         );
         batch.forEach((h, j) => {
@@ -1037,10 +1046,11 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
         const timeout = new Promise<boolean>((resolve) => {
           timer = setTimeout(() => resolve(false), QUIT_TIMEOUT_MS);
         });
-        const clean = await Promise.race([quit, timeout]);
+        await Promise.race([quit, timeout]);
         clearTimeout(timer);
-        if (clean) return;
       }
+      // Also after a clean QUIT: only disconnect() ends the Sentinel failover detector's
+      // subscriptions (ioredis), which would otherwise reconnect to the sentinels forever.
       client.disconnect();
     },
   };
