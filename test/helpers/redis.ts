@@ -23,6 +23,8 @@ export interface StartRedisOptions {
   dataDir?: string;
   /** Start as a Redis Cluster node, keeping its nodes.conf in this directory. */
   clusterDir?: string;
+  /** Working directory for files Redis writes anyway (a replica's full-sync RDB); default the cwd. */
+  workDir?: string;
 }
 
 const BINARY = process.env.REDIS_SERVER_BIN ?? 'redis-server';
@@ -80,6 +82,7 @@ async function startOn(port: number, opts: StartRedisOptions): Promise<Ephemeral
     args.push('--dir', opts.dataDir, '--appendonly', 'yes', '--appendfsync', 'always');
   } else {
     args.push('--appendonly', 'no');
+    if (opts.workDir && !opts.clusterDir) args.push('--dir', opts.workDir);
   }
   const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   // The test process may exit with the server running: the 'exit' hook below kills it.

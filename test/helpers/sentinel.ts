@@ -19,6 +19,8 @@ export interface EphemeralSentinel {
   servers: Map<number, EphemeralRedis>;
   /** The master's port, as the sentinels announce it now. */
   masterPort(): Promise<number>;
+  /** Starts a server again on `port` (after a crash), working in the set-up's temp directory. */
+  restart(port: number): Promise<void>;
   /** A client of the sentinel at index i (for SENTINEL commands). */
   sentinel(i?: number): Redis;
   stop(): Promise<void>;
@@ -77,11 +79,15 @@ export async function startSentinel(opts: { downAfterMs?: number; failoverTimeou
     for (const c of children) c.kill('SIGKILL');
   };
   process.once('exit', onExit);
+  /** A redis-server whose files (a replica's full-sync RDB) go to the temp dir, not the cwd. */
+  const server = async (port?: number) => {
+    const started = await startRedis({ port, workDir: dir });
+    servers.set(started.port, started);
+    return started;
+  };
   try {
-    const master = await startRedis();
-    servers.set(master.port, master);
-    const replica = await startRedis();
-    servers.set(replica.port, replica);
+    const master = await server();
+    const replica = await server();
     const r = new Redis(replica.url).on('error', () => undefined);
     clients.push(r);
     await r.replicaof('127.0.0.1', master.port);
@@ -127,6 +133,9 @@ export async function startSentinel(opts: { downAfterMs?: number; failoverTimeou
         return Number(port);
       },
       sentinel: (i = 0) => sentinelClients[i]!,
+      async restart(port: number) {
+        await server(port);
+      },
       async stop() {
         process.off('exit', onExit);
         await stop();

@@ -320,7 +320,7 @@ describe('Sentinel failover under signed traffic', () => {
       process.kill(s.servers.get(oldPort)!.pid, 'SIGKILL');
     }, grants, async (oldPort) => {
       // The crashed node comes back (empty: no persistence in tests) and Sentinel makes it a replica.
-      s.servers.set(oldPort, await startRedis({ port: oldPort }));
+      await s.restart(oldPort);
     });
     await allVerify(grants);
     assert.ok(grants.length >= 6, `${grants.length} tokens acknowledged in all`);
