@@ -85,6 +85,16 @@ describe('durable token writes (WAIT)', () => {
     assert.equal(replicasToWait({}), 0);
     assert.equal(replicasToWait({ sentinels: [{ host: 'h', port: 1 }], waitReplicas: 0 }), 0);
     assert.throws(() => replicasToWait({ clusterNodes: [{ host: 'h', port: 1 }], waitReplicas: 1 }), /not supported with clusterNodes/);
+    // The configuration refuses what the store would refuse, naming the key.
+    const t = tempDir('applink-wait-config-');
+    try {
+      const load = (redis: Record<string, unknown>) => runtimeConfig(t, testConfigObject(t, { patch: { store: { redis, encryptionKeyFile: 'store.key' } } }), {});
+      assert.equal(load({ sentinels: [{ host: 'h', port: 26379 }], sentinelName: 'm' }).config.store.redis?.waitTimeoutMs, 500);
+      assert.throws(() => load({ url: 'redis://h:6379', commandTimeoutMs: 500, waitTimeoutMs: 500 }), /waitTimeoutMs/);
+      assert.throws(() => load({ clusterNodes: [{ host: 'h', port: 6379 }], waitReplicas: 1 }), /waitReplicas/);
+    } finally {
+      t.cleanup();
+    }
   });
 });
 
