@@ -976,7 +976,7 @@ export function createRedisStore(opts: RedisStoreOptions): TokenStore {
         indexAdd(userIndex(userKey(input.user)), h, keepMs + INDEX_TTL_MARGIN_MS),
         indexAdd(linkIndex(input.linkId), h, keepMs + INDEX_TTL_MARGIN_MS),
       ]);
-      const reply = await run(() =>
+      const reply = await runDurable(() =>
         scripts.applinkImportAccess(
           requestKey(h),
           accessKey(h),
