@@ -19,8 +19,6 @@ export interface EphemeralSentinel {
   servers: Map<number, EphemeralRedis>;
   /** The master's port, as the sentinels announce it now. */
   masterPort(): Promise<number>;
-  /** Starts a server again on `port` (after a crash), working in the set-up's temp directory. */
-  restart(port: number): Promise<void>;
   /** A client of the sentinel at index i (for SENTINEL commands). */
   sentinel(i?: number): Redis;
   stop(): Promise<void>;
@@ -80,8 +78,8 @@ export async function startSentinel(opts: { downAfterMs?: number; failoverTimeou
   };
   process.once('exit', onExit);
   /** A redis-server whose files (a replica's full-sync RDB) go to the temp dir, not the cwd. */
-  const server = async (port?: number) => {
-    const started = await startRedis({ port, workDir: dir });
+  const server = async () => {
+    const started = await startRedis({ workDir: dir });
     servers.set(started.port, started);
     return started;
   };
@@ -133,9 +131,6 @@ export async function startSentinel(opts: { downAfterMs?: number; failoverTimeou
         return Number(port);
       },
       sentinel: (i = 0) => sentinelClients[i]!,
-      async restart(port: number) {
-        await server(port);
-      },
       async stop() {
         process.off('exit', onExit);
         await stop();
