@@ -70,7 +70,7 @@ describe('durable token writes (WAIT)', () => {
       assert.equal(await waitCalls(admin), 1);
       // The hot path: nonce claims and token reads send no WAIT.
       const before = await waitCalls(admin);
-      for (let i = 0; i < 5; i++) await store.claimNonceAndGetAccessToken({ consumerKey: 'c', token: '', nonce: `n${i}`, timestamp: '1' }, 60);
+      for (let i = 0; i < 5; i++) await store.claimNonceAndGetAccessToken({ consumerKey: 'c', token: '', nonce: `n${i}`, timestamp: '1' }, 60, 'l');
       assert.equal(await waitCalls(admin), before, 'no WAIT on nonce claims');
     } finally {
       await store.close();
