@@ -93,22 +93,7 @@ export function scrub(value: unknown, depth = 0): unknown {
   return out;
 }
 
-const LOG_BUFFER_BYTES = 4096;
-const LOG_FLUSH_MS = 100;
-
 export function createLogger(opts: { level?: string; destination?: DestinationStream } = {}): Logger {
-  // Request lines (the impersonation audit event included) are gathered up to 4 KiB per write (one
-  // write per line was a syscall per request on the hot path) and flushed at least every 100 ms;
-  // any other line (start, reload, warnings, the dance's audit events) is written at once, and
-  // pino flushes the rest when the process exits.
-  const own = opts.destination === undefined ? pino.destination({ sync: false, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MS }) : null;
-  const promptly = () => {
-    try {
-      own?.flush();
-    } catch {
-      // A destination being closed (exit): pino's own exit handler writes what is left.
-    }
-  };
   return pino(
     {
       level: opts.level ?? 'info',
@@ -129,10 +114,9 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
           const out = [typeof first === 'string' ? scrubText(first) : first, ...rest.map((a) => scrub(a))];
           if (first instanceof Error && typeof rest[0] !== 'string') out.splice(1, 0, scrubText(first.message));
           method.apply(this, out as Parameters<LogFn>);
-          promptly();
         },
       },
     },
-    own ?? (opts.destination as DestinationStream),
+    opts.destination ?? pino.destination({ sync: false }),
   );
 }
