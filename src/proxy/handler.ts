@@ -10,7 +10,6 @@ import { StoreUnavailableError } from '../store/types.js';
 import { BodyTimeoutError, BodyTooLargeError } from '../verify/steps.js';
 import { compiledOf } from './compiled.js';
 import { forwarderOf } from './index.js';
-import { checkSingleContentType, checkTransferEncoding } from './headers.js';
 import { planForward } from './plan.js';
 
 /** The path of a request-target without query or fragment; null for a target that is not origin-form. */
@@ -87,9 +86,6 @@ export function createProxyHandler(gw: Gateway): (req: IncomingMessage, res: Ser
   async function run(req: IncomingMessage, res: ServerResponse, facts: RequestFacts): Promise<void> {
     // Read once: a reload during this request must not mix two configurations.
     const cfg = gw.cfg();
-    // Before any body is read or nonce spent: the gateway and AppB could act on different Content-Types.
-    checkSingleContentType(req);
-    checkTransferEncoding(req);
     const plan = await planForward(gw, cfg, req, facts, { upgrade: false });
     await forwarder.web(req, res, plan);
   }

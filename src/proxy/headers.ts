@@ -114,8 +114,6 @@ export interface UpstreamHeaderOptions {
  */
 export function upstreamHeaders(req: IncomingMessage, o: UpstreamHeaderOptions): OutgoingHttpHeaders {
   const { cfg } = o;
-  checkSingleContentType(req);
-  checkTransferEncoding(req);
   const compiled = compiledOf(cfg);
   const identity = cfg.identity;
   // The per-configuration drop-set, plus what this request adds: names listed in its Connection header,

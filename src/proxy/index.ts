@@ -5,7 +5,6 @@ import type { Context } from 'koa';
 import type { Gateway } from '../gateway.js';
 import { BodyTimeoutError, BodyTooLargeError } from '../verify/steps.js';
 import { createForwarder, type Forwarder } from './forward.js';
-import { checkSingleContentType, checkTransferEncoding } from './headers.js';
 import { planForward } from './plan.js';
 
 const forwarders = new WeakMap<Gateway, Forwarder>();
@@ -28,9 +27,6 @@ export function proxyMiddleware(gw: Gateway) {
     // Verification failures throw (OAuthProblem → Problem Reporting response, store down → 503).
     // A dance call the dance routes handed on (AppB's own links) is forwarded without verification.
     const handedOn = ctx.state.dance?.handedOn === true;
-    // Before any body is read or nonce spent: the gateway and AppB could act on different Content-Types.
-    checkSingleContentType(ctx.req);
-    checkTransferEncoding(ctx.req);
     const plan = await planForward(gw, cfg, ctx.req, ctx.state.facts, { upgrade: false, handedOn }).catch((err: unknown) => {
       // The rest of an oversized body is never read: the connection cannot carry another request.
       if (err instanceof BodyTooLargeError || err instanceof BodyTimeoutError) ctx.set('Connection', 'close');

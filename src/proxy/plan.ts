@@ -12,7 +12,7 @@ import { FormNameGuard } from './form-guard.js';
 import { authenticate, type Verdict } from './authenticate.js';
 import { compiledOf } from './compiled.js';
 import type { ForwardPlan } from './forward.js';
-import { clientAddress, upstreamHeaders } from './headers.js';
+import { checkSingleContentType, checkTransferEncoding, clientAddress, upstreamHeaders } from './headers.js';
 import { applyIdentity } from './identity.js';
 import { isSignedRequestParam, isSmuggledRequestor, removeFormParams, removeQueryParams, requestTargetOf, type RequestTarget } from './target.js';
 
@@ -56,6 +56,10 @@ export async function planForward(
   facts: RequestFacts,
   opts: { upgrade: boolean; handedOn?: boolean },
 ): Promise<ForwardPlan> {
+  // Before any body is read or nonce spent: the gateway and AppB could act on different
+  // Content-Types or framings. (The HTTP handlers, Koa's and the plain one, and upgrades all come here.)
+  checkSingleContentType(req);
+  checkTransferEncoding(req);
   const target = requestTargetOf(req.url);
   const method = req.method ?? 'GET';
   const limit = cfg.config.server.formBodyLimitBytes;
@@ -92,7 +96,9 @@ export async function planForward(
   if (rawBody === undefined && bodyPresent && params?.oauth.oauth_body_hash !== undefined) rawBody = await readBodyUpTo(req, limit, deadlines);
   if (rawBody === undefined && bodyPresent && lengthlessDeleteOrOptions(req)) rawBody = await readBodyUpTo(req, limit, deadlines);
 
-  const verdict: Verdict = await authenticate(gw, cfg, { view, params, rawBody, source: clientAddress(req, cfg.trustedProxies) }, facts);
+  // The client's address matters only to an OAuth request (security.failureLimit): browser traffic skips it.
+  const source = params === null ? '' : clientAddress(req, cfg.trustedProxies);
+  const verdict: Verdict = await authenticate(gw, cfg, { view, params, rawBody, source }, facts);
   const identity = verdict.kind === 'signed';
   if (verdict.kind === 'unsigned') facts.flow = 'unsigned';
 

@@ -6,6 +6,7 @@ import type { Gateway } from '../gateway.js';
 import { isOAuthProblem, problemBody, wwwAuthenticate } from '../oauth1/index.js';
 import { logRequest, requestIdOf, type RequestFacts } from '../ops/request-context.js';
 import { StoreUnavailableError } from '../store/types.js';
+import { compiledOf } from './compiled.js';
 import { forwarderOf } from './index.js';
 import { planForward } from './plan.js';
 
@@ -80,7 +81,7 @@ export function attachUpgradeHandler(server: http.Server, gw: Gateway): void {
           refuse(
             err.status,
             {
-              'WWW-Authenticate': wwwAuthenticate(cfg.publicBaseUrl.href.replace(/\/$/, ''), err),
+              'WWW-Authenticate': wwwAuthenticate(compiledOf(cfg).realm, err),
               'Content-Type': 'application/x-www-form-urlencoded',
               ...(err.retryAfterSeconds !== undefined && { 'Retry-After': String(err.retryAfterSeconds) }),
             },
