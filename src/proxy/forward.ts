@@ -269,7 +269,12 @@ export function createForwarder(gw: Gateway): Forwarder {
     req.headers = plan.headers as http.IncomingHttpHeaders;
 
     return new Promise<void>((resolve) => {
-      res.once('close', () => resolve());
+      // The entry goes with the request: a WeakMap entry left to the key's death outlives young-generation
+      // collections, and every finished request's objects were copied and promoted (5-7 ms scavenges).
+      res.once('close', () => {
+        inflight.delete(req);
+        resolve();
+      });
       let upstreamRes: http.IncomingMessage | undefined;
       const observe = () => gw.metrics.observeUpstream(plan.flow, Number(process.hrtime.bigint() - started) / 1e9);
 
@@ -456,6 +461,7 @@ export function createForwarder(gw: Gateway): Forwarder {
     const { upstream } = plan;
     req.headers = plan.headers as http.IncomingHttpHeaders;
     let answered = false;
+    socket.once('close', () => inflightWs.delete(req));
     inflightWs.set(req, {
       plan,
       refuse: upgrade.refuse,
