@@ -13,6 +13,8 @@ function unmap(address: string): string {
   return m?.[1] ?? address;
 }
 
+const KNOWN_ADDRESSES = 4096;
+
 export function parseCidrList(entries: string[]): CidrMatcher {
   const list = new BlockList();
   entries.forEach((entry, i) => {
@@ -30,14 +32,21 @@ export function parseCidrList(entries: string[]): CidrMatcher {
     if (!/^\d+$/.test(prefixText) || prefix > max) throw new Error(`[${i}] ${JSON.stringify(entry)} has a bad prefix length`);
     list.addSubnet(addr, prefix, type);
   });
+  // Peers repeat (AppA, the load balancer, the SSO proxy): answers are remembered per address string,
+  // since BlockList.check builds a SocketAddress each call. Bounded: cleared when it fills.
+  const known = new Map<string, boolean>();
   return {
     size: entries.length,
     contains(address) {
       if (!address || entries.length === 0) return false;
+      const hit = known.get(address);
+      if (hit !== undefined) return hit;
       const a = unmap(address);
       const family = isIP(a);
-      if (family === 0) return false;
-      return list.check(a, family === 4 ? 'ipv4' : 'ipv6');
+      const answer = family !== 0 && list.check(a, family === 4 ? 'ipv4' : 'ipv6');
+      if (known.size >= KNOWN_ADDRESSES) known.clear();
+      known.set(address, answer);
+      return answer;
     },
   };
 }

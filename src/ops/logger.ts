@@ -7,16 +7,6 @@ export type { Logger };
 
 export const REDACTED = '[redacted]';
 
-/**
- * Marks a logged object built only from fields that are safe by construction (the per-request
- * line): the logger writes it without its deep scrub. Every other object is scrubbed.
- */
-export const SAFE_LOG_LINE = Symbol('applink.safeLogLine');
-
-function isSafeLine(obj: unknown): boolean {
-  return typeof obj === 'object' && obj !== null && (obj as Record<symbol, unknown>)[SAFE_LOG_LINE] === true;
-}
-
 // Compared lower-cased with '-' and '_' removed, so `Set-Cookie`, `oauth_token_secret` and
 // `tokenSecret` all match. A token *handle* is not secret (DESIGN.md section 6) and stays.
 const SENSITIVE_KEYS = new Set([
@@ -93,6 +83,53 @@ export function scrub(value: unknown, depth = 0): unknown {
   return out;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The per-request line: written straight to pino's destination, byte for byte what pino would
+// print for the same object, without pino's per-call machinery (formatters, hooks, serializers,
+// a generic JSON walk). Its fields are safe by construction, so no scrub is needed.
+
+let lastMs = 0;
+let lastIso = '';
+/** pino.stdTimeFunctions.isoTime's text, formatted once per millisecond. */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
+/** `,"key":"value"` with JSON escaping; nothing for undefined. Keys are the caller's constants. */
+export function textField(key: string, value: string | undefined): string {
+  return value === undefined ? '' : `,"${key}":${JSON.stringify(value)}`;
+}
+
+/** `,"key":n` (null for a non-finite number, as JSON.stringify); nothing for undefined. */
+export function numberField(key: string, value: number | undefined): string {
+  return value === undefined ? '' : `,"${key}":${Number.isFinite(value) ? String(value) : 'null'}`;
+}
+
+/** `,"key":true`; nothing unless true. */
+export function flagField(key: string, value: boolean | undefined): string {
+  return value === true ? `,"${key}":true` : '';
+}
+
+interface PinoInternals {
+  [key: symbol]: unknown;
+}
+
+/**
+ * Writes an info line whose fields were serialized by the helpers above (`fields` is a run of
+ * `,"key":value`). The caller checks `log.isLevelEnabled('info')` first.
+ */
+export function writeInfoLine(log: Logger, fields: string, msg: string): void {
+  const internals = log as unknown as PinoInternals;
+  const chindings = internals[pino.symbols.chindingsSym] as string;
+  const stream = internals[pino.symbols.streamSym] as DestinationStream;
+  stream.write(`{"level":"info","time":"${isoNow()}"${chindings}${fields},"msg":${JSON.stringify(msg)}}\n`);
+}
+
 export function createLogger(opts: { level?: string; destination?: DestinationStream } = {}): Logger {
   return pino(
     {
@@ -101,7 +138,7 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: {
         level: (label) => ({ level: label }),
-        log: (obj) => (isSafeLine(obj) ? obj : (scrub(obj) as Record<string, unknown>)),
+        log: (obj) => scrub(obj) as Record<string, unknown>,
       },
       // scrub() already made errors plain objects; pino's own err serializer would relabel them "Object".
       serializers: { err: (err: unknown) => err },
@@ -109,7 +146,6 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
         // formatters.log sees only the logged object: the message, its format arguments and the
         // message pino takes from a lone Error are scrubbed here.
         logMethod(args, method) {
-          if (isSafeLine(args[0])) return method.apply(this, args);
           const [first, ...rest] = args as unknown[];
           const out = [typeof first === 'string' ? scrubText(first) : first, ...rest.map((a) => scrub(a))];
           if (first instanceof Error && typeof rest[0] !== 'string') out.splice(1, 0, scrubText(first.message));
