@@ -56,11 +56,13 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     'store-count': { type: 'string' },
     links: { type: 'string' },
+    profile: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
-  console.log(`Usage: npm run bench -- [--duration S] [--rounds N] [--connections N] [--only ID,ID] [--out FILE] [--store-count N] [--smoke]
+  console.log(`Usage: npm run bench -- [--duration S] [--rounds N] [--connections N] [--only ID,ID] [--out FILE] [--store-count N] [--profile DIR] [--smoke]
+  --profile DIR  run each gateway under node --cpu-prof, writing DIR/gateway-VARIANT-N.cpuprofile when it stops
 Scenario ids: unsigned hmac-header rsa-header 2loi-rsa-oauth1 hmac-oauth1 hmac-jwt links (links-N, --links 1,100,1000)
   workers-2 store-cost rsa-bound; links-N:unsigned, workers-2:hmac-header etc. pick one of a pair.`);
   process.exit(0);
@@ -77,6 +79,7 @@ if (LINK_COUNTS.some((n) => !Number.isInteger(n) || n < 1)) {
   console.error('bench: --links takes a list of link counts, e.g. 1,100,1000');
   process.exit(2);
 }
+const PROFILE_DIR = args.profile ? path.resolve(args.profile) : null;
 const ONLY = args.only ? new Set(args.only.split(',').map((s) => s.trim())) : null;
 const OUT = args.out ?? (SMOKE ? null : path.join(BENCH_DIR, 'RESULTS.md'));
 const WARMUP_SECONDS = SMOKE ? 1 : 2;
@@ -336,13 +339,15 @@ async function startNodeServer(name: string, script: string, cpus: string | null
   return { proc, url };
 }
 
+let gatewayStarts = 0;
 async function startGateway(variant: GatewayVariant): Promise<Gateway> {
   const ports = { public: await freePort(), admin: await freePort() };
   const redisUrl = `redis://127.0.0.1:${redis.options.port}`;
   const config = gatewayConfig(variant, ports, upstreamUrl, redisUrl);
   const logFile = path.join(tmp, `gateway-${variant}.log`);
   const cpus = variant === 'workers-2' ? place.all : place.subject;
-  const proc = start(`gateway (${variant})`, process.execPath, [gatewayCli(), 'serve', '--config', config], {
+  const profiling = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--cpu-prof-name', `gateway-${variant}-${++gatewayStarts}.cpuprofile`] : [];
+  const proc = start(`gateway (${variant})`, process.execPath, [...profiling, gatewayCli(), 'serve', '--config', config], {
     cpus,
     logFile,
     // REDIS_URL would override store.redis.url (npm test sets it to the test run's Redis).
