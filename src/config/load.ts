@@ -9,8 +9,8 @@ import { configSchema, type Config, type LinkConfig, type IdentityConfig } from 
 import { loadRsaPublicKey, loadRsaPrivateKey } from '../oauth1/signature.js';
 import { parseKeyring, type EncryptionKey } from '../store/crypto.js';
 import { parseCidrList, type CidrMatcher } from './cidr.js';
-import { OOB, parseCallback } from '../provider/callback.js';
-import { foldUserName } from '../verify/user-name.js';
+import { OOB, parseCallback } from '../oauth1/callback.js';
+import { foldUserName } from './user-name.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/gateway.yaml';
 

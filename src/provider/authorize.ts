@@ -6,7 +6,7 @@ import type { Gateway } from '../gateway.js';
 import { handleOfToken } from '../store/tokens.js';
 import type { DecideResult, RequestToken } from '../store/types.js';
 import type { UserAuth } from '../userauth/index.js';
-import { appendQuery, callbackOrigin, OOB } from './callback.js';
+import { appendQuery, callbackOrigin, OOB } from '../oauth1/callback.js';
 import { checkCsrfToken, CSRF_FIELD, issueCsrfToken } from './csrf.js';
 import { formFields, queryFields, repeated } from './forms.js';
 import { html, PageError, renderPage } from './html.js';

@@ -17,7 +17,7 @@ import type { IncomingMessage } from 'node:http';
 import { checkSingleContentType } from '../proxy/headers.js';
 import { requestTargetOf } from '../proxy/target.js';
 import type { NonceKey } from '../store/types.js';
-import { foldUserName, requestorNameProblem } from './user-name.js';
+import { foldUserName, requestorNameProblem } from '../config/user-name.js';
 
 /** What the verifier needs to know of an HTTP request. */
 export interface OAuthRequestView {
