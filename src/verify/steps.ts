@@ -1,6 +1,7 @@
 // The checks every signed request goes through, as small steps that each throw one
 // OAuthProblem (DESIGN.md section 8). The dance endpoints and the proxy compose them.
-import type { RuntimeConfig, ResolvedLink } from '../config/load.js';
+import type { RuntimeConfig } from '../config/load.js';
+import type { ResolvedLink } from '../config/links.js';
 import { BODY_TOTAL_PER_IDLE, DEFAULT_BODY_IDLE_MS } from '../config/schema.js';
 import {
   OAuthProblem,
