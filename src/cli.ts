@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // applink-gateway command line. Each command lives in src/commands/ and is registered here.
-import { ConfigError } from './config/load.js';
+import { ConfigError } from './config/issues.js';
 import { StoreUnavailableError } from './store/types.js';
 import { EXIT, UsageError, type Command } from './commands/common.js';
 import { serveCommand } from './commands/serve.js';

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writ
 import path from 'node:path';
 import YAML, { isMap, isScalar, isSeq } from 'yaml';
 import { resolveConfig } from '../config/load.js';
-import { ConfigError } from '../config/load.js';
+import { ConfigError } from '../config/issues.js';
 
 /** Refused input, named: exit 1 for the CLI. */
 export class LinkEntryError extends Error {

@@ -1,5 +1,5 @@
 // links list: the configured application links and what each may do.
-import type { ResolvedLink } from '../config/load.js';
+import type { ResolvedLink } from '../config/links.js';
 import { COMMON_OPTIONS, EXIT, loadConfig, parse, table, type Command } from './common.js';
 
 /** The flows a link allows, in words (3LO, OAuth 1.0, Trust = gateway-initiated, 2LO, 2LOi). */

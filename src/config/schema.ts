@@ -1,6 +1,21 @@
 // The one configuration schema (DESIGN.md section 5): every key, its default and its doc
-// comment live here; config/gateway.example.yaml and the README mirror it.
+// comment live here; config/gateway.example.yaml and the README mirror it. So do the rules that
+// span keys (superRefine) and the defaults that name another key (transform): what is left to
+// load.ts needs files, keys or the environment.
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { OOB, parseCallback } from '../oauth1/callback.js';
+
+/**
+ * For a rule that spans keys: it runs only when every key it reads passed its own checks, so it
+ * never sees (or names) a value already refused.
+ */
+const onValid = { when: (payload: z.core.ParsePayload) => payload.issues.length === 0 };
+
+/** A problem at `path`, relative to the object the refinement is attached to. */
+function problem(ctx: z.RefinementCtx, path: PropertyKey[], message: string): void {
+  ctx.addIssue({ code: 'custom', path, message });
+}
 
 /** `host:port`, `[v6]:port` or `:port`. */
 const listenAddress = z
@@ -37,6 +52,15 @@ const userName = z
   // \p{Cs}: YAML's "\ud800" makes an unpaired surrogate, which has no UTF-8 form.
   .refine((v) => /^[^\p{Cc}\p{Cs}]*$/u.test(v) && v.trim() === v, 'must be a user name without control characters, unpaired surrogates or surrounding spaces');
 
+/**
+ * A registered callback URL under the one callback rule (DESIGN.md section 7, src/oauth1/callback.ts):
+ * an entry the rule refuses would otherwise load fine and then match nothing.
+ */
+const callbackUrl = z.union([z.literal(OOB), httpUrl]).superRefine((url, ctx) => {
+  const parsed = url === OOB ? null : parseCallback(url);
+  if (typeof parsed === 'string') problem(ctx, [], parsed);
+}, onValid);
+
 export const linkSchema = z
   .object({
     /** The applicationLinkID (usually a UUID); appears in login-dance URLs. */
@@ -54,7 +78,7 @@ export const linkSchema = z
     /** The consumer secret, for HMAC-SHA1 and PLAINTEXT. */
     sharedSecretFile: secretRef.optional(),
     /** Registered callback URLs; a request's oauth_callback must equal one (it may add a query). `oob` allows out-of-band. */
-    callbackUrls: z.array(z.union([z.literal('oob'), httpUrl])).default([]),
+    callbackUrls: z.array(callbackUrl).default([]),
     /** Flow 1c: the gateway may start the login dance (`login-dance/authorize`). Opt-in: see DESIGN.md 1c. */
     gatewayInitiated: z.boolean().default(false),
     /** Three-legged tokens (the dance, then requests as the approving user). */
@@ -68,7 +92,7 @@ export const linkSchema = z
         executeAs: userName.nullable().default(null),
       })
       .strict()
-      .default({ enabled: false, executeAs: null }),
+      .prefault({}),
     /** 2LOi: requests without a token name their user in xoauth_requestor_id. */
     impersonation: z
       .object({
@@ -79,9 +103,27 @@ export const linkSchema = z
         allowUsers: z.array(userName).nullable().default(null),
       })
       .strict()
-      .default({ enabled: false, denyUsers: [], allowUsers: null }),
+      .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((link, ctx) => {
+    const methods = link.signatureMethods;
+    if (link.publicKeyFile && link.publicKeyFiles) problem(ctx, [], 'set publicKeyFile or publicKeyFiles, not both');
+    if (methods.includes('RSA-SHA1') && !link.publicKeyFile && !link.publicKeyFiles) {
+      problem(ctx, ['publicKeyFile'], 'is required for RSA-SHA1');
+    }
+    if ((methods.includes('HMAC-SHA1') || methods.includes('PLAINTEXT')) && !link.sharedSecretFile) {
+      problem(ctx, ['sharedSecretFile'], 'is required for HMAC-SHA1 and PLAINTEXT');
+    }
+    if (new Set(methods).size !== methods.length) problem(ctx, ['signatureMethods'], 'lists a method twice');
+    if (link.twoLegged.enabled && !link.twoLegged.executeAs) {
+      problem(ctx, ['twoLegged', 'executeAs'], 'is required when twoLegged.enabled is true');
+    }
+    if (link.gatewayInitiated) {
+      const first = link.callbackUrls[0];
+      if (!first || first === OOB) problem(ctx, ['callbackUrls'], 'gatewayInitiated needs an http(s) callback URL first');
+    }
+  }, onValid);
 
 const oauth1Identity = z
   .object({
@@ -94,7 +136,11 @@ const oauth1Identity = z
     /** Consumer secret for HMAC-SHA1. */
     sharedSecretFile: secretRef.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((id, ctx) => {
+    if (id.signatureMethod === 'RSA-SHA1' && !id.privateKeyFile) problem(ctx, ['privateKeyFile'], 'is required for RSA-SHA1');
+    if (id.signatureMethod === 'HMAC-SHA1' && !id.sharedSecretFile) problem(ctx, ['sharedSecretFile'], 'is required for HMAC-SHA1');
+  }, onValid);
 
 const headerIdentity = z
   .object({
@@ -113,9 +159,9 @@ const jwtIdentity = z
     mode: z.literal('jwt'),
     /** RSA (RS256) or Ed25519 (EdDSA) private key, PEM. */
     privateKeyFile: secretRef,
-    /** `aud` claim; default: upstream.signatureBaseUrl. */
+    /** `aud` claim; default: upstream.signatureBaseUrl (without a trailing slash). */
     audience: z.string().min(1).optional(),
-    /** `iss` claim; default: server.publicBaseUrl. */
+    /** `iss` claim; default: server.publicBaseUrl (without a trailing slash). */
     issuer: z.string().min(1).optional(),
     /** Token lifetime, at most 60 s. */
     ttlSeconds: z.number().int().min(1).max(60).default(30),
@@ -146,7 +192,12 @@ const redisSchema = z
   })
   .strict()
   .refine((r) => r.waitTimeoutMs < r.commandTimeoutMs, { message: 'waitTimeoutMs must be below commandTimeoutMs', path: ['waitTimeoutMs'] })
-  .refine((r) => !(r.clusterNodes && (r.waitReplicas ?? 0) > 0), { message: 'waitReplicas is not supported with clusterNodes', path: ['waitReplicas'] });
+  .refine((r) => !(r.clusterNodes && r.waitReplicas !== undefined && r.waitReplicas > 0), { message: 'waitReplicas is not supported with clusterNodes', path: ['waitReplicas'] })
+  .superRefine((r, ctx) => {
+    if (r.sentinels && !r.sentinelName) problem(ctx, ['sentinelName'], 'is required with sentinels');
+    // "Exactly one of url, sentinels, clusterNodes" is load.ts's: REDIS_URL may supply the url.
+  }, onValid)
+  .transform((r) => ({ ...r, waitReplicas: r.waitReplicas ?? (r.sentinels ? 1 : 0) }));
 
 const upstreamSessionAuth = z
   .object({
@@ -246,7 +297,7 @@ export const configSchema = z
         /** Deprecated alias of server.timeouts.bodyIdleMs (still honoured; setting both is a configuration error). */
         bodyIdleTimeoutMs: bodyIdleMs.optional(),
         /** How long the gateway waits for slow clients; see serverTimeouts. */
-        timeouts: serverTimeouts.default({ headersMs: 60_000, requestMs: 0, keepAliveMs: 65_000 }),
+        timeouts: serverTimeouts.prefault({}),
       })
       .strict()
       .superRefine((s, ctx) => {
@@ -275,14 +326,14 @@ export const configSchema = z
         graceSeconds: z.number().min(0).max(3600).default(25),
       })
       .strict()
-      .default({ delaySeconds: 5, graceSeconds: 25 }),
+      .prefault({}),
     admin: z
       .object({
         /** Admin listener: /healthz /readyz /readyz/redis /metrics /jwks.json. */
         listen: listenAddress.default('0.0.0.0:9090'),
       })
       .strict()
-      .default({ listen: '0.0.0.0:9090' }),
+      .prefault({}),
     upstream: z
       .object({
         /** AppB. */
@@ -296,7 +347,13 @@ export const configSchema = z
         /** How AppB learns the user. */
         identity: z.discriminatedUnion('mode', [oauth1Identity, headerIdentity, jwtIdentity]),
       })
-      .strict(),
+      .strict()
+      .superRefine((u, ctx) => {
+        const upstreamUrl = new URL(u.url);
+        if (u.identity.mode === 'header' && !u.identity.allowRemote && !isLoopbackHost(upstreamUrl.hostname)) {
+          problem(ctx, ['identity', 'mode'], `"header" needs a loopback upstream.url (got ${upstreamUrl.host}) unless upstream.identity.allowRemote is true`);
+        }
+      }, onValid),
     store: z
       .object({
         /** Redis; without it the embedded memory store serves one process only. */
@@ -305,16 +362,13 @@ export const configSchema = z
         encryptionKeyFile: secretRef.optional(),
       })
       .strict()
-      .default({ redis: null }),
-    userAuth: z
-      .discriminatedUnion('mode', [upstreamSessionAuth, trustedHeaderAuth, demoAuth])
-      .default({
-        mode: 'upstream-session',
-        sessionCheckPath: '/rest/auth/1/session',
-        usernameField: 'name',
-        loginUrl: '/login.jsp?os_destination={return}',
-        cacheSeconds: 15,
-      }),
+      .superRefine((store, ctx) => {
+        if (store.redis && !store.encryptionKeyFile) {
+          problem(ctx, ['encryptionKeyFile'], 'is required with store.redis (token secrets are encrypted at rest)');
+        }
+      }, onValid)
+      .prefault({}),
+    userAuth: z.discriminatedUnion('mode', [upstreamSessionAuth, trustedHeaderAuth, demoAuth]).prefault({ mode: 'upstream-session' }),
     oauth: z
       .object({
         /** Accepted clock difference for oauth_timestamp. */
@@ -326,7 +380,13 @@ export const configSchema = z
         authorizationTtlSeconds: z.number().int().min(60).max(MAX_TTL_SECONDS).optional(),
       })
       .strict()
-      .default({ timestampSkewSeconds: 300, requestTokenTtlSeconds: 600, accessTokenTtlSeconds: 157680000 }),
+      .superRefine((o, ctx) => {
+        if (o.authorizationTtlSeconds !== undefined && o.authorizationTtlSeconds < o.accessTokenTtlSeconds) {
+          problem(ctx, ['authorizationTtlSeconds'], 'must be at least oauth.accessTokenTtlSeconds (a token must not outlive its authorization)');
+        }
+      }, onValid)
+      .transform((o) => ({ ...o, authorizationTtlSeconds: o.authorizationTtlSeconds ?? o.accessTokenTtlSeconds }))
+      .prefault({}),
     security: z
       .object({
         /**
@@ -342,29 +402,63 @@ export const configSchema = z
             perConsumerSource: failureWindow.default({ points: 30, durationSeconds: 60, blockSeconds: 120 }),
           })
           .strict()
-          .default({
-            enabled: true,
-            perSource: { points: 100, durationSeconds: 60, blockSeconds: 300 },
-            perConsumerSource: { points: 30, durationSeconds: 60, blockSeconds: 120 },
-          }),
+          .prefault({}),
       })
       .strict()
-      .default({
-        failureLimit: {
-          enabled: true,
-          perSource: { points: 100, durationSeconds: 60, blockSeconds: 300 },
-          perConsumerSource: { points: 30, durationSeconds: 60, blockSeconds: 120 },
-        },
-      }),
+      .prefault({}),
     logging: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })
       .strict()
-      .default({ level: 'info' }),
+      .prefault({}),
     links: z.array(linkSchema).default([]),
   })
-  .strict();
+  .strict()
+  // Unlike the rules above, these run beside other problems (a link's own included), as long as
+  // every key they read has a usable type: a refused value at most makes one of them moot.
+  .superRefine((c, ctx) => {
+    const ownKey = c.upstream.identity.mode === 'oauth1' ? c.upstream.identity.consumerKey : null;
+    const https = URL.canParse(c.server.publicBaseUrl) && new URL(c.server.publicBaseUrl).protocol === 'https:';
+    const seenIds = new Map<string, number>();
+    const seenKeys = new Map<string, number>();
+    c.links.forEach((link, i) => {
+      const prevId = seenIds.get(link.id);
+      if (prevId !== undefined) problem(ctx, ['links', i, 'id'], `"${link.id}" duplicates links[${prevId}].id`);
+      else seenIds.set(link.id, i);
+      const prevKey = seenKeys.get(link.consumerKey);
+      if (prevKey !== undefined) problem(ctx, ['links', i, 'consumerKey'], `"${link.consumerKey}" duplicates links[${prevKey}].consumerKey`);
+      else seenKeys.set(link.consumerKey, i);
+      if (link.consumerKey === ownKey) problem(ctx, ['links', i, 'consumerKey'], `"${link.consumerKey}" is the gateway's own upstream.identity.consumerKey`);
+      if (link.signatureMethods.includes('PLAINTEXT') && !https) problem(ctx, ['links', i, 'signatureMethods'], 'PLAINTEXT needs an https server.publicBaseUrl');
+    });
+    if (c.server.workers !== 1 && !c.store.redis) {
+      problem(ctx, ['server', 'workers'], 'more than one worker needs store.redis (the memory store serves one process)');
+    }
+    // Port 0 (tests) picks two different free ports.
+    if (c.server.listen === c.admin.listen && !c.server.listen.endsWith(':0')) {
+      problem(ctx, ['admin', 'listen'], 'must differ from server.listen (admin endpoints never share the public port)');
+    }
+  })
+  // The defaults that name another key.
+  .transform((c) => {
+    const signatureBaseUrl = c.upstream.signatureBaseUrl ?? c.server.publicBaseUrl;
+    const id = c.upstream.identity;
+    const identity =
+      id.mode === 'jwt'
+        ? { ...id, audience: id.audience ?? new URL(signatureBaseUrl).href.replace(/\/$/, ''), issuer: id.issuer ?? c.server.publicBaseUrl.replace(/\/$/, '') }
+        : id;
+    return { ...c, upstream: { ...c.upstream, signatureBaseUrl, identity } };
+  });
+
+/** Whether an upstream host is this machine (header identity mode trusts the network path to it). */
+function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  if (h === 'localhost') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1';
+  return false;
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type LinkConfig = z.infer<typeof linkSchema>;

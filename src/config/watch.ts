@@ -6,7 +6,8 @@ import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
-import { ConfigError, loadConfigFile, type RuntimeConfig } from './load.js';
+import { ConfigError } from './issues.js';
+import { loadConfigFile, type RuntimeConfig } from './load.js';
 
 export type ReloadOutcome =
   | { result: 'success'; cfg: RuntimeConfig; restartNeeded: string[] }

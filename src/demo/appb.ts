@@ -66,7 +66,8 @@ export async function startSampleAppB(opts: SampleAppBOptions): Promise<SampleAp
 
   /** The gateway's re-signed request: consumer key, RSA-SHA1 signature, fresh nonce, requestor. */
   function gatewayUser(req: http.IncomingMessage, rawPath: string, rawQuery: string, formBody: string | undefined): string {
-    const params = collectParams({ authorization: req.headersDistinct.authorization, rawQuery, formBody });
+    // AppB's own bound on parameters, as Tomcat's (a Jira's) 1000.
+    const params = collectParams({ authorization: req.headersDistinct.authorization, rawQuery, formBody, parameterLimit: 1000 });
     if (!params) throw new OAuthProblem('parameter_absent', { detail: 'not an OAuth request' });
     const o = params.oauth;
     if (o.oauth_consumer_key !== opts.gatewayConsumerKey) throw new OAuthProblem('consumer_key_unknown');

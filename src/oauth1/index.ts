@@ -6,3 +6,4 @@ export * from './params.js';
 export * from './base-string.js';
 export * from './signature.js';
 export * from './sign.js';
+export * from './callback.js';

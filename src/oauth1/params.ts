@@ -12,12 +12,12 @@ export interface RequestParts {
   rawQuery: string;
   /** Raw body, ONLY when Content-Type is application/x-www-form-urlencoded. */
   formBody?: string;
-  /** Most query + form body parameters an OAuth request may have; default DEFAULT_PARAMETER_LIMIT. */
+  /**
+   * Most query + form body parameters an OAuth request may have (the gateway's is
+   * server.formParameterLimit, defaulted by the configuration schema); omitted, no bound.
+   */
   parameterLimit?: number;
 }
-
-/** Like Tomcat's and Jetty's 1000: enough for any real form, and it bounds the signature work. */
-export const DEFAULT_PARAMETER_LIMIT = 1000;
 
 export interface CollectedParams {
   /** Every oauth_* parameter (oauth_signature included), decoded. */
@@ -126,9 +126,9 @@ export function collectParams(parts: RequestParts): CollectedParams | null {
   const maybeOAuth = header !== null || queryScan.oauth || bodyScan.oauth;
   // Browser traffic: no OAuth header and no name that could be oauth_* (the scan's test is a superset of carriesOAuth's).
   if (!maybeOAuth) return null;
-  const limit = parts.parameterLimit ?? DEFAULT_PARAMETER_LIMIT;
+  const limit = parts.parameterLimit;
   // The signature work grows with the parameters of an OAuth request.
-  if (queryScan.count + bodyScan.count > limit) {
+  if (limit !== undefined && queryScan.count + bodyScan.count > limit) {
     throw new OAuthProblem('parameter_rejected', { detail: `more than ${limit} parameters in the query and form body` });
   }
   const query = readForm(parts.rawQuery);

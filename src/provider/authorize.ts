@@ -1,12 +1,12 @@
 // The approval step (DESIGN.md 1a steps 2-4): GET shows who asks and as whom, POST records the
 // user's answer atomically and sends the browser back to the callback stored with the token.
 import type { Context, Next } from 'koa';
-import type { ResolvedLink } from '../config/load.js';
+import type { ResolvedLink } from '../config/links.js';
 import type { Gateway } from '../gateway.js';
 import { handleOfToken } from '../store/tokens.js';
 import type { DecideResult, RequestToken } from '../store/types.js';
 import type { UserAuth } from '../userauth/index.js';
-import { appendQuery, callbackOrigin, OOB } from './callback.js';
+import { appendQuery, callbackOrigin, OOB } from '../oauth1/callback.js';
 import { checkCsrfToken, CSRF_FIELD, issueCsrfToken } from './csrf.js';
 import { formFields, queryFields, repeated } from './forms.js';
 import { html, PageError, renderPage } from './html.js';

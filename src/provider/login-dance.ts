@@ -5,7 +5,7 @@
 import type { Context, Next } from 'koa';
 import type { Gateway } from '../gateway.js';
 import type { UserAuth } from '../userauth/index.js';
-import { appendQuery, checkCallback } from './callback.js';
+import { appendQuery, checkCallback } from '../oauth1/callback.js';
 import { queryFields, repeated } from './forms.js';
 import { PageError } from './html.js';
 import { pageErrors, signedInUser } from './page-steps.js';

@@ -1,6 +1,7 @@
 // What the steps of one dance request hand to each other (ctx.state.dance).
 import type { Context, Next } from 'koa';
-import type { RuntimeConfig, ResolvedLink } from '../config/load.js';
+import type { RuntimeConfig } from '../config/load.js';
+import type { ResolvedLink } from '../config/links.js';
 import type { CollectedParams } from '../oauth1/index.js';
 import type { AccessToken, RequestToken } from '../store/types.js';
 import type { OAuthRequestView, SignedRequest } from '../verify/steps.js';

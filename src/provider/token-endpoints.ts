@@ -19,7 +19,7 @@ import {
   bodyDeadlinesOf,
   requireLink,
 } from '../verify/steps.js';
-import { checkCallback } from './callback.js';
+import { checkCallback } from '../oauth1/callback.js';
 import { dance, handOn, need, type Step } from './state.js';
 import { findRequestToken } from './tokens.js';
 

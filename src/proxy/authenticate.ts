@@ -5,7 +5,8 @@
 //   signature (when the token secret is not needed) → token shape → ONE store round trip (token,
 //   and the nonce claimed only for a live token of this link) →
 //   token checks → signature (HMAC/PLAINTEXT with the token secret) → nonce → body hash → permission
-import type { ResolvedLink, RuntimeConfig } from '../config/load.js';
+import type { RuntimeConfig } from '../config/load.js';
+import type { ResolvedLink } from '../config/links.js';
 import type { Gateway } from '../gateway.js';
 import { OAuthProblem, type CollectedParams } from '../oauth1/index.js';
 import type { RequestFacts } from '../ops/request-context.js';

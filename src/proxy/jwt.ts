@@ -1,7 +1,7 @@
 // jwt identity mode: a short-lived JWT per request (RS256 or EdDSA, node:crypto), and the JWKS
 // the admin port serves so AppB can verify it (DESIGN.md section 2).
 import { randomUUID, sign, type KeyObject } from 'node:crypto';
-import type { ResolvedIdentity } from '../config/load.js';
+import type { ResolvedIdentity } from '../config/identity.js';
 import type { Gateway } from '../gateway.js';
 
 type JwtIdentity = Extract<ResolvedIdentity, { mode: 'jwt' }>;

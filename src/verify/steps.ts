@@ -1,6 +1,7 @@
 // The checks every signed request goes through, as small steps that each throw one
 // OAuthProblem (DESIGN.md section 8). The dance endpoints and the proxy compose them.
-import type { RuntimeConfig, ResolvedLink } from '../config/load.js';
+import type { RuntimeConfig } from '../config/load.js';
+import type { ResolvedLink } from '../config/links.js';
 import { BODY_TOTAL_PER_IDLE, DEFAULT_BODY_IDLE_MS } from '../config/schema.js';
 import {
   OAuthProblem,
@@ -17,7 +18,7 @@ import type { IncomingMessage } from 'node:http';
 import { checkSingleContentType } from '../proxy/headers.js';
 import { requestTargetOf } from '../proxy/target.js';
 import type { NonceKey } from '../store/types.js';
-import { foldUserName, requestorNameProblem } from './user-name.js';
+import { foldUserName, requestorNameProblem } from '../config/user-name.js';
 
 /** What the verifier needs to know of an HTTP request. */
 export interface OAuthRequestView {

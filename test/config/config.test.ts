@@ -2,7 +2,8 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { tempDir, testConfigObject, runtimeConfig, writeConfig, deepMerge } from '../helpers/fixtures.js';
-import { loadConfigFile, ConfigError, configPathFrom } from '../../src/config/load.js';
+import { loadConfigFile, configPathFrom } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/issues.js';
 
 const t = tempDir();
 after(() => t.cleanup());

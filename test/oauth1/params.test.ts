@@ -164,7 +164,7 @@ describe('collectParams — rejected', () => {
   test('malformed header on a request with an ordinary query', () => assertRejected({ authorization: 'OAuth oauth_nonce=n', rawQuery: 'a=1' }, 'oauth_nonce'));
 });
 
-describe('collectParams — parameterLimit (default 1000) and scanForm', () => {
+describe('collectParams — parameterLimit (the gateway passes server.formParameterLimit, default 1000) and scanForm', () => {
   const many = (n: number, segment = 'a=1') => Array.from({ length: n }, () => segment).join('&');
   const H = 'OAuth oauth_consumer_key="k", oauth_nonce="n"';
 
@@ -180,10 +180,15 @@ describe('collectParams — parameterLimit (default 1000) and scanForm', () => {
   });
 
   test('an OAuth request of 1000 query + body parameters is collected; of 1001 refused, wherever its OAuth parameters are', () => {
-    assert.equal(collectParams({ authorization: H, rawQuery: many(500), formBody: many(500) })?.baseParams.length, 1002);
-    assertRejected({ authorization: H, rawQuery: many(500), formBody: many(501) });
-    assertRejected({ rawQuery: `oauth_consumer_key=k&${many(1000)}` });
-    assertRejected({ rawQuery: 'a=1', formBody: `${many(1000)}&%6Fauth_nonce=n` });
+    const parameterLimit = 1000;
+    assert.equal(collectParams({ authorization: H, rawQuery: many(500), formBody: many(500), parameterLimit })?.baseParams.length, 1002);
+    assertRejected({ authorization: H, rawQuery: many(500), formBody: many(501), parameterLimit });
+    assertRejected({ rawQuery: `oauth_consumer_key=k&${many(1000)}`, parameterLimit });
+    assertRejected({ rawQuery: 'a=1', formBody: `${many(1000)}&%6Fauth_nonce=n`, parameterLimit });
+  });
+
+  test('without parameterLimit the caller sets no bound', () => {
+    assert.equal(collectParams({ authorization: H, rawQuery: many(1500) })?.baseParams.length, 1502);
   });
 
   test('a longer request without OAuth parameters is not an OAuth request (null), even with malformed encoding', () => {

@@ -27,7 +27,8 @@ import {
   signatureBaseString,
   type SignatureMethod,
 } from '../../src/oauth1/index.js';
-import type { ResolvedLink, RuntimeConfig } from '../../src/config/load.js';
+import type { RuntimeConfig } from '../../src/config/load.js';
+import type { ResolvedLink } from '../../src/config/links.js';
 import { BadRequestTargetError, requestTargetOf } from '../../src/proxy/target.js';
 import { checkProtocolParams, checkSignature, readOAuthParams, type OAuthRequestView } from '../../src/verify/steps.js';
 import { announceSeed, checkProperty } from '../helpers/properties.js';

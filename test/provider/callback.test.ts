@@ -1,7 +1,7 @@
 // The callback rule of DESIGN.md section 7, one case per attack, plus what it must still accept.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendQuery, checkCallback } from '../../src/provider/callback.js';
+import { appendQuery, checkCallback } from '../../src/oauth1/callback.js';
 
 const ACCESS = 'https://appa.example.com/plugins/servlet/applinks/oauth/login-dance/access';
 const REGISTERED = [ACCESS, 'http://127.0.0.1:8080/cb?fixed=1'];

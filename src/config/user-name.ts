@@ -1,5 +1,6 @@
 // The user names a 2LOi request may name, and the folded form denyUsers / allowUsers compare on
-// (DESIGN.md section 1d). Pure: config/load.ts folds the configured lists with the same function.
+// (DESIGN.md section 1d). Pure: config/links.ts folds the configured lists with the same function,
+// verify/ the requestor names it compares with them.
 
 /** Spaces other than U+0020 (no-break, em, ideographic, …) and line/paragraph separators. */
 const ODD_SPACE = /[\p{Zl}\p{Zp}]|(?! )\p{Zs}/u;

@@ -2,7 +2,7 @@
 // quietly resolve '..', turn '\' into '/' and decode, which is exactly what an attacker relies on),
 // normalized (scheme and host lower-case, default port dropped) and must then equal a registered
 // URL in scheme, host, port and path; it may only add a query string. No prefix matching.
-import { parseForm } from '../oauth1/index.js';
+import { parseForm } from './encode.js';
 
 export const OOB = 'oob';
 
