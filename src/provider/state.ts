@@ -3,7 +3,8 @@ import type { Context, Next } from 'koa';
 import type { RuntimeConfig, ResolvedLink } from '../config/load.js';
 import type { CollectedParams } from '../oauth1/index.js';
 import type { AccessToken, RequestToken } from '../store/types.js';
-import type { OAuthRequestView, SignedRequest } from '../verify/steps.js';
+import type { OAuthRequestView } from '../http/request-view.js';
+import type { SignedRequest } from '../verify/steps.js';
 
 export interface DanceState {
   /** The configuration, read once for the whole request (a reload may swap it meanwhile). */
