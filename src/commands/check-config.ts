@@ -1,6 +1,6 @@
 // check-config: validates the configuration and every file it names; exit 1 naming each problem.
 import { COMMON_OPTIONS, EXIT, loadConfig, parse, type Command } from './common.js';
-import { workerCount } from '../ops/workers.js';
+import { workerCount } from '../server/workers.js';
 
 export const checkConfigCommand: Command = {
   summary: 'validate the configuration and its key files; exit 1 naming each key and problem',

@@ -5,7 +5,7 @@ import { planImport, type ImportPlan } from '../applinks/jira-import.js';
 import { LinkEntryError, configWithLinks, configuredLinks, entriesYaml, removeKeyFile, writeConfigText, writeKeyFile } from '../applinks/link-entry.js';
 import { loadConfigFile } from '../config/load.js';
 import { createLogger } from '../ops/logger.js';
-import { storeFromConfig } from '../ops/store.js';
+import { storeFromConfig } from '../server/store.js';
 import type { TokenStore } from '../store/types.js';
 import { COMMON_OPTIONS, EXIT, UsageError, configFile, parse, type Command } from './common.js';
 

@@ -22,7 +22,7 @@ ${COMMON_OPTIONS}`,
     const { values } = parse(argv, {});
     const { file, cfg } = loadConfig(values);
     // Loaded here: the other commands start faster without the whole gateway.
-    const { serve } = await import('../cluster.js');
+    const { serve } = await import('../server/cluster.js');
     const code = await serve(file, cfg);
     // Sockets of the proxy's keep-alive agent and similar must not hold a stopped server open.
     process.exit(code);

@@ -2,7 +2,7 @@
 import pino from 'pino';
 import type { RuntimeConfig } from '../config/load.js';
 import { createLogger } from '../ops/logger.js';
-import { storeFromConfig } from '../ops/store.js';
+import { storeFromConfig } from '../server/store.js';
 import { accessHandleOfToken, isHandle } from '../store/tokens.js';
 import type { AccessTokenSummary, TokenStore } from '../store/types.js';
 import { COMMON_OPTIONS, EXIT, UsageError, loadConfig, parse, table, type Command } from './common.js';

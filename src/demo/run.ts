@@ -5,7 +5,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { resolveConfig, type RuntimeConfig } from '../config/load.js';
 import { createLogger, type Logger } from '../ops/logger.js';
-import { startGateway, type RunningGateway } from '../serve.js';
+import { startGateway, type RunningGateway } from '../server/serve.js';
 import { startSampleAppA, LOGIN_DANCE_ACCESS, LOGIN_DANCE_ENTRY, type SampleAppA } from './appa.js';
 import { startSampleAppB, type SampleAppB } from './appb.js';
 import { Browser, postForm, type Page } from './browser.js';

@@ -5,7 +5,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 import type { RuntimeConfig } from '../config/load.js';
 import { safeEqual } from '../oauth1/index.js';
-import { cookieName, readCookie, setCookie } from '../userauth/cookies.js';
+import { cookieName, readCookie, setCookie } from '../http/cookies.js';
 
 const COOKIE = 'applink_csrf';
 const VALUE = /^[A-Za-z0-9_-]{43}$/;

@@ -1,8 +1,8 @@
 // Query strings and form posts of the browser pages, decoded strictly; bad input is a 400 page.
 import type { Context } from 'koa';
 import type { RuntimeConfig } from '../config/load.js';
+import { bodyDeadlinesOf, isFormContentType, readBody } from '../http/body.js';
 import { isOAuthProblem, parseForm, scanForm } from '../oauth1/index.js';
-import { bodyDeadlinesOf, isFormContentType, readBufferedBody } from '../verify/steps.js';
 import { PageError } from './html.js';
 import { Fields } from './state.js';
 
@@ -24,7 +24,7 @@ export async function formFields(ctx: Context, cfg: RuntimeConfig): Promise<Fiel
   if (!isFormContentType(ctx.get('content-type'))) {
     throw new PageError({ status: 415, title: 'Unsupported form', message: 'This page only accepts forms sent by a browser (application/x-www-form-urlencoded).' });
   }
-  const body = (await readBufferedBody(ctx.req, cfg.config.server.formBodyLimitBytes, bodyDeadlinesOf(cfg))).toString('utf8');
+  const body = (await readBody(ctx.req, cfg.config.server.formBodyLimitBytes, bodyDeadlinesOf(cfg))).toString('utf8');
   // Counted before parsing: these pages take a handful of fields, a flood of them is refused unparsed.
   if (scanForm(body).count > cfg.config.server.formParameterLimit) {
     throw new PageError({ status: 400, title: 'Bad request', message: 'The form has too many fields.' });

@@ -2,10 +2,10 @@
 // and finding the signed-in user (or sending the browser to sign in first).
 import type { Context, Next } from 'koa';
 import type { Gateway } from '../gateway.js';
+import { BodyTooLargeError } from '../http/body.js';
 import { isOAuthProblem, OAuthProblem, wwwAuthenticate } from '../oauth1/index.js';
 import { StoreUnavailableError } from '../store/types.js';
 import type { UserAuth } from '../userauth/index.js';
-import { BodyTooLargeError } from '../verify/steps.js';
 import { html, PageError, renderPage, setPageSecurityHeaders } from './html.js';
 import { dance, type Step } from './state.js';
 

@@ -4,7 +4,8 @@ import type { RuntimeConfig } from '../config/load.js';
 import type { ResolvedLink } from '../config/links.js';
 import type { CollectedParams } from '../oauth1/index.js';
 import type { AccessToken, RequestToken } from '../store/types.js';
-import type { OAuthRequestView, SignedRequest } from '../verify/steps.js';
+import type { OAuthRequestView } from '../http/request-view.js';
+import type { SignedRequest } from '../verify/steps.js';
 
 export interface DanceState {
   /** The configuration, read once for the whole request (a reload may swap it meanwhile). */

@@ -3,8 +3,10 @@
 // OAuthProblem, which the app's error handler answers in the Problem Reporting format.
 import type { Context, Next } from 'koa';
 import type { Gateway } from '../gateway.js';
+import { bodyDeadlinesOf } from '../http/body.js';
+import { clientAddress } from '../http/headers.js';
+import { requestViewOf } from '../http/request-view.js';
 import { OAuthProblem, formEncode } from '../oauth1/index.js';
-import { clientAddress } from '../proxy/headers.js';
 import type { AccessToken } from '../store/types.js';
 import { underFailureLimit } from '../verify/failure-limit.js';
 import {
@@ -15,8 +17,6 @@ import {
   nonceKeyOf,
   nonceTtlSeconds,
   readOAuthParams,
-  requestViewOf,
-  bodyDeadlinesOf,
   requireLink,
 } from '../verify/steps.js';
 import { checkCallback } from '../oauth1/callback.js';

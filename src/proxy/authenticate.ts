@@ -7,31 +7,24 @@
 //   token checks → signature (HMAC/PLAINTEXT with the token secret) → nonce → body hash → permission
 import type { RuntimeConfig } from '../config/load.js';
 import type { ResolvedLink } from '../config/links.js';
-import type { Gateway } from '../gateway.js';
 import { OAuthProblem, type CollectedParams } from '../oauth1/index.js';
-import type { RequestFacts } from '../ops/request-context.js';
+import type { OAuthRequestView } from '../http/request-view.js';
+import type { RequestFacts } from '../ops/request-facts.js';
 import { accessHandleOfToken } from '../store/tokens.js';
 import type { AccessToken, TokenStore } from '../store/types.js';
-import { underFailureLimit } from '../verify/failure-limit.js';
+import { underFailureLimit, type FailureLimit } from '../verify/failure-limit.js';
 import {
   checkAccessTokenOfLink,
   checkBodyHash,
   checkImpersonation,
   checkNonceFresh,
-  checkProtocolParams,
-  checkSignature,
-  checkSignatureMethod,
   checkThreeLegged,
-  checkTimestamp,
-  nonceKeyOf,
-  nonceTtlSeconds,
   requestorOf,
-  requireLink,
   resourceFlowOf,
   twoLeggedUser,
-  type OAuthRequestView,
   type ResourceFlow,
-} from '../verify/steps.js';
+} from '../verify/resource.js';
+import { checkProtocolParams, checkSignature, checkSignatureMethod, checkTimestamp, nonceKeyOf, nonceTtlSeconds, requireLink } from '../verify/steps.js';
 
 /** A verified request and the user it runs as. */
 export interface Principal {
@@ -50,6 +43,12 @@ export type Verdict =
   | { kind: 'passthrough'; consumerKey: string }
   | { kind: 'signed'; principal: Principal };
 
+/** What verifying a request uses of the running gateway (the Gateway is one): the token store and the failure limit. */
+export interface AuthDeps {
+  readonly store: TokenStore;
+  readonly failureLimit: FailureLimit;
+}
+
 export interface AuthInput {
   view: OAuthRequestView;
   /** readOAuthParams(view), computed by the caller (it decides whether to buffer a hashed body). */
@@ -62,7 +61,7 @@ export interface AuthInput {
 }
 
 /** Decides who the request runs as, or throws the OAuthProblem that refuses it. Fills `facts` as it learns. */
-export async function authenticate(gw: Gateway, cfg: RuntimeConfig, input: AuthInput, facts: RequestFacts): Promise<Verdict> {
+export async function authenticate(deps: AuthDeps, cfg: RuntimeConfig, input: AuthInput, facts: RequestFacts): Promise<Verdict> {
   const { params } = input;
   if (params === null) return { kind: 'unsigned' };
 
@@ -76,10 +75,10 @@ export async function authenticate(gw: Gateway, cfg: RuntimeConfig, input: AuthI
 
   // Verification failures count per source (security.failureLimit); a blocked source gets 429 before any work.
   const linkConsumerKey = consumerKey !== undefined && cfg.linksByConsumerKey.has(consumerKey) ? consumerKey : null;
-  return underFailureLimit(gw.failureLimit, input.source, linkConsumerKey, () => verifySigned(gw, cfg, input, params, facts));
+  return underFailureLimit(deps.failureLimit, input.source, linkConsumerKey, () => verifySigned(deps.store, cfg, input, params, facts));
 }
 
-async function verifySigned(gw: Gateway, cfg: RuntimeConfig, input: AuthInput, params: CollectedParams, facts: RequestFacts): Promise<Verdict> {
+async function verifySigned(store: TokenStore, cfg: RuntimeConfig, input: AuthInput, params: CollectedParams, facts: RequestFacts): Promise<Verdict> {
   const { view } = input;
   const req = checkProtocolParams(view, params);
   const link = requireLink(cfg, req);
@@ -101,11 +100,11 @@ async function verifySigned(gw: Gateway, cfg: RuntimeConfig, input: AuthInput, p
   // above). HMAC-SHA1/PLAINTEXT 3LO is verified after the round trip (the token secret comes with
   // it), so a nonce may be kept for a request whose signature then fails: only by someone who
   // holds a real access token value, which is itself a secret.
-  const lookup = await gw.store.claimNonceAndGetAccessToken(nonceKeyOf(req), nonceTtlSeconds(cfg), link.id);
+  const lookup = await store.claimNonceAndGetAccessToken(nonceKeyOf(req), nonceTtlSeconds(cfg), link.id);
 
   let access: AccessToken | null = null;
   if (flow === '3LO') {
-    access = lookup.access ?? (await refuseMissingAccessToken(gw.store, req.token ?? '', link));
+    access = lookup.access ?? (await refuseMissingAccessToken(store, req.token ?? '', link));
     checkAccessTokenOfLink(link, access);
     facts.tokenHandle = access.handle;
     if (needsTokenSecret) checkSignature(cfg, link, req, access.secret);

@@ -2,7 +2,7 @@
 // read whole; this guard watches it go by for OAuth and requestor parameter names. A name is held
 // back until it is known (its '=' or '&', or too long to be one of them), so AppB never receives
 // all of a body that carries one: the caller aborts the upstream request instead.
-import { decodeFormName, isOAuthOrRequestorName } from './target.js';
+import { decodeFormName, isOAuthOrRequestorName } from '../http/target.js';
 
 const AMP = 0x26;
 const EQ = 0x3d;

@@ -9,7 +9,7 @@ import { Readable, pipeline } from 'node:stream';
 import httpProxy from 'http-proxy';
 import type { Gateway } from '../gateway.js';
 import type { Flow } from '../ops/metrics.js';
-import type { RequestFacts } from '../ops/request-context.js';
+import type { RequestFacts } from '../ops/request-facts.js';
 import type { UpstreamTarget } from './compiled.js';
 import { downstreamHeaderList } from './headers.js';
 import { LateOAuthParameterError, type FormNameGuard } from './form-guard.js';
@@ -200,7 +200,7 @@ function guardedBody(req: http.IncomingMessage, s: NonNullable<ForwardPlan['stre
     out.push(null);
   };
   if (s.first.length > 0) out.push(s.first);
-  // The request is paused (readFormPrefix): a 'data' listener does not start it, out.read() does.
+  // The request is paused (readBodyPrefix): a 'data' listener does not start it, out.read() does.
   req.on('data', onData);
   req.on('end', onEnd);
   // The client went away: http-proxy aborts the upstream request; this stream is simply dropped.

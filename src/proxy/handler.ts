@@ -5,9 +5,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Gateway } from '../gateway.js';
 import { isOAuthProblem, problemBody, wwwAuthenticate } from '../oauth1/index.js';
-import { clientAborted, logRequest, requestIdOf, type RequestFacts } from '../ops/request-context.js';
+import { BodyTimeoutError, BodyTooLargeError } from '../http/body.js';
+import { clientAborted, requestIdOf } from '../http/request.js';
+import { logRequest, type RequestFacts } from '../ops/request-facts.js';
 import { StoreUnavailableError } from '../store/types.js';
-import { BodyTimeoutError, BodyTooLargeError } from '../verify/steps.js';
 import { compiledOf } from './compiled.js';
 import { forwarderOf } from './index.js';
 import { planForward } from './plan.js';

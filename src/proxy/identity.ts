@@ -6,7 +6,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { RuntimeConfig } from '../config/load.js';
 import type { Gateway } from '../gateway.js';
 import { baseStringUri, parseForm, signParsed } from '../oauth1/index.js';
-import { appendQueryParam } from './target.js';
+import { appendQueryParam } from '../http/target.js';
 import { notePublishedKey, signIdentityJwt } from './jwt.js';
 
 export const SIGNATURE_HEADER = 'x-applink-gateway-signature';

@@ -3,7 +3,7 @@
 // unsigned traffic with only the gateway's header stripping.
 import type { Context } from 'koa';
 import type { Gateway } from '../gateway.js';
-import { BodyTimeoutError, BodyTooLargeError } from '../verify/steps.js';
+import { BodyTimeoutError, BodyTooLargeError } from '../http/body.js';
 import { createForwarder, type Forwarder } from './forward.js';
 import { planForward } from './plan.js';
 

@@ -3,18 +3,20 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { RuntimeConfig } from '../config/load.js';
 import type { Gateway } from '../gateway.js';
+import { BodyTooLargeError, bodyDeadlinesOf, bufferedBodyOf, isFormContentType, readBody, readBodyPrefix } from '../http/body.js';
+import { checkSingleContentType, checkTransferEncoding, clientAddress } from '../http/headers.js';
+import { oauthViewOf, type OAuthRequestView } from '../http/request-view.js';
+import { isSignedRequestParam, isSmuggledRequestor, removeFormParams, removeQueryParams, requestTargetOf, type RequestTarget } from '../http/target.js';
 import { OAuthProblem, type CollectedParams } from '../oauth1/index.js';
-import type { RequestFacts } from '../ops/request-context.js';
+import type { RequestFacts } from '../ops/request-facts.js';
 import { hasLoneSurrogate } from '../userauth/names.js';
-import { BodyTooLargeError, bodyDeadlinesOf, bufferedBodyOf, isFormContentType, oauthViewOf, readOAuthParams, type OAuthRequestView } from '../verify/steps.js';
-import { readBodyUpTo, readFormPrefix } from './body.js';
+import { readOAuthParams } from '../verify/steps.js';
 import { FormNameGuard } from './form-guard.js';
 import { authenticate, type Verdict } from './authenticate.js';
 import { compiledOf } from './compiled.js';
 import type { ForwardPlan } from './forward.js';
-import { checkSingleContentType, checkTransferEncoding, clientAddress, upstreamHeaders } from './headers.js';
+import { upstreamHeaders } from './headers.js';
 import { applyIdentity } from './identity.js';
-import { isSignedRequestParam, isSmuggledRequestor, removeFormParams, removeQueryParams, requestTargetOf, type RequestTarget } from './target.js';
 
 function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0;
@@ -69,7 +71,7 @@ export async function planForward(
 
   // The dance routes handed on a call of AppB's own links (pass-through): forwarded as it came.
   if (opts.handedOn) {
-    const body = bufferedBodyOf(req) ?? (bodyPresent && lengthlessDeleteOrOptions(req) ? await readBodyUpTo(req, limit, deadlines) : undefined);
+    const body = bufferedBodyOf(req) ?? (bodyPresent && lengthlessDeleteOrOptions(req) ? await readBody(req, limit, deadlines) : undefined);
     return planPassthrough(cfg, req, facts, target, body, bodyPresent);
   }
 
@@ -85,7 +87,7 @@ export async function planForward(
   let streamedBody: ForwardPlan['streamedBody'];
   if (rawBody === undefined && isForm && bodyPresent) {
     // http-proxy cannot stream a lengthless DELETE or OPTIONS body (lengthlessDeleteOrOptions): read whole or 413.
-    const read = lengthlessDeleteOrOptions(req) ? { bytes: await readBodyUpTo(req, limit, deadlines), complete: true } : await readFormPrefix(req, limit, deadlines);
+    const read = lengthlessDeleteOrOptions(req) ? { bytes: await readBody(req, limit, deadlines), complete: true } : await readBodyPrefix(req, limit, deadlines);
     if (read.complete) rawBody = read.bytes;
     else streamedBody = unsignedFormBeyondLimit(oauthViewOf(viewParts), read.bytes, limit);
   }
@@ -93,8 +95,8 @@ export async function planForward(
   const params = readOAuthParams(view);
   checkRequestorEncoding(params);
   // oauth_body_hash covers the body: it is checked before AppB sees a byte of it.
-  if (rawBody === undefined && bodyPresent && params?.oauth.oauth_body_hash !== undefined) rawBody = await readBodyUpTo(req, limit, deadlines);
-  if (rawBody === undefined && bodyPresent && lengthlessDeleteOrOptions(req)) rawBody = await readBodyUpTo(req, limit, deadlines);
+  if (rawBody === undefined && bodyPresent && params?.oauth.oauth_body_hash !== undefined) rawBody = await readBody(req, limit, deadlines);
+  if (rawBody === undefined && bodyPresent && lengthlessDeleteOrOptions(req)) rawBody = await readBody(req, limit, deadlines);
 
   // The client's address matters only to an OAuth request (security.failureLimit): browser traffic skips it.
   const source = params === null ? '' : clientAddress(req, cfg.trustedProxies);

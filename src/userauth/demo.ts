@@ -10,7 +10,7 @@ import { formFields, queryFields, repeated } from '../provider/forms.js';
 import { html, PageError, renderPage } from '../provider/html.js';
 import { PATHS, publicPath } from '../provider/paths.js';
 import { dance } from '../provider/state.js';
-import { cookieName, readCookie, setCookie } from './cookies.js';
+import { cookieName, readCookie, setCookie } from '../http/cookies.js';
 
 type DemoAuth = Extract<RuntimeConfig['config']['userAuth'], { mode: 'demo' }>;
 

@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import type { RuntimeConfig } from '../config/load.js';
 import type { Logger } from '../ops/logger.js';
 import { PATHS, publicPath, publicUrl } from '../provider/paths.js';
-import { withoutGatewayCookies } from './cookies.js';
+import { withoutGatewayCookies } from '../http/cookies.js';
 import { demoUser } from './demo.js';
 import { userFromTrustedHeader } from './trusted-header.js';
 import { createSessionChecker } from './upstream-session.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { storeFromConfig } from '../../src/serve.js';
+import { storeFromConfig } from '../../src/server/serve.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { parseKeyring } from '../../src/store/crypto.js';
 import type { AccessToken, TokenStore } from '../../src/store/types.js';

@@ -17,7 +17,7 @@ import { linkIdFor } from '../../src/applinks/link-entry.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { signRequest } from '../../src/oauth1/index.js';
 import { createLogger } from '../../src/ops/logger.js';
-import { startGateway, type RunningGateway } from '../../src/serve.js';
+import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import { accessHandleOfToken } from '../../src/store/tokens.js';
 import { PYTHON, startTestAppB, type TestAppB } from '../helpers/appb.js';
 import { rsaPair, tempDir, testConfigObject } from '../helpers/fixtures.js';

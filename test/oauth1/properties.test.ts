@@ -29,8 +29,9 @@ import {
 } from '../../src/oauth1/index.js';
 import type { RuntimeConfig } from '../../src/config/load.js';
 import type { ResolvedLink } from '../../src/config/links.js';
-import { BadRequestTargetError, requestTargetOf } from '../../src/proxy/target.js';
-import { checkProtocolParams, checkSignature, readOAuthParams, type OAuthRequestView } from '../../src/verify/steps.js';
+import { BadRequestTargetError, requestTargetOf } from '../../src/http/target.js';
+import type { OAuthRequestView } from '../../src/http/request-view.js';
+import { checkProtocolParams, checkSignature, readOAuthParams } from '../../src/verify/steps.js';
 import { announceSeed, checkProperty } from '../helpers/properties.js';
 
 announceSeed(import.meta.filename);

@@ -5,7 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startGateway, type RunningGateway } from '../../src/serve.js';
+import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import { runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
 import { captureLogger, eventually, metrics, metricValue, startAppB } from './helpers.js';
 import { resources } from '../helpers/cleanup.js';

@@ -2,7 +2,7 @@
 // with traffic, and readiness that does not follow Redis (DESIGN.md section 3).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type RunningGateway } from '../../src/serve.js';
+import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import { LINK_ID, rsaPair, runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
 import { startRedis, testRedisUrl } from '../helpers/redis.js';
 import { captureLogger, eventually, metricValue, metrics, requestToken, startAppB } from './helpers.js';

@@ -4,7 +4,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey } from 'node:crypto';
 import { signRequest, parseForm } from '../../src/oauth1/index.js';
-import { startGateway, type RunningGateway } from '../../src/serve.js';
+import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import { LINK_ID, rsaPair, runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
 import { captureLogger, eventually, requestToken, startAppB } from './helpers.js';
 import { resources } from '../helpers/cleanup.js';

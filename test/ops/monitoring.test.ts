@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { startGateway, type RunningGateway } from '../../src/serve.js';
+import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { rsaPair, runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
 import { ROOT } from '../helpers/process.js';

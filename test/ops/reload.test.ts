@@ -6,7 +6,7 @@ import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:
 import path from 'node:path';
 import YAML from 'yaml';
 import { loadConfigFile } from '../../src/config/load.js';
-import { startGateway, type RunningGateway } from '../../src/serve.js';
+import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import { LINK_ID, rsaPair, tempDir, testConfigObject, writeConfig } from '../helpers/fixtures.js';
 import { startCli } from '../helpers/process.js';
 import { captureLogger, eventually, metricValue, metrics, requestToken } from './helpers.js';

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
-import { startGateway } from '../../src/serve.js';
+import { startGateway } from '../../src/server/serve.js';
 import { runtimeConfig, tempDir, testConfigObject, writeConfig } from '../helpers/fixtures.js';
 import { testRedisUrl } from '../helpers/redis.js';
 import { startCli } from '../helpers/process.js';

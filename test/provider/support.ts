@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import OAuth10a from 'oauth-1.0a';
 import { OAuth as NpmOAuth } from 'oauth';
-import { startGateway, type RunningGateway } from '../../src/serve.js';
+import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { createStore } from '../../src/store/index.js';
 import type { TokenStore } from '../../src/store/types.js';

@@ -9,7 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import OAuth from 'oauth-1.0a';
 import { signRequest, type SignatureMethod } from '../../src/oauth1/index.js';
-import { startGateway, type RunningGateway } from '../../src/serve.js';
+import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import { createStore } from '../../src/store/index.js';
 import { createLogger } from '../../src/ops/logger.js';
 import type { RuntimeConfig } from '../../src/config/load.js';

@@ -4,7 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { signRequest } from '../../src/oauth1/index.js';
-import { startGateway, type RunningGateway } from '../../src/serve.js';
+import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { startRedis } from '../helpers/redis.js';
 import { LINK_ID } from '../helpers/fixtures.js';

@@ -7,7 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { signRequest } from '../../src/oauth1/index.js';
 import { createLogger } from '../../src/ops/logger.js';
-import { startGateway, type RunningGateway } from '../../src/serve.js';
+import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import { startTestAppB, type TestAppB } from '../helpers/appb.js';
 import { LINK_ID, rsaPair, runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
 import { APP_A_KEY, PUBLIC_BASE, problemOf, rawExchange, send, signWithGatewaySigner, startHarness, type Harness, type Sent } from './harness.js';

@@ -1,7 +1,7 @@
 // The request-target and the segment-level removal of AppA's parameters: pure functions.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BadRequestTargetError, isSignedRequestParam, isSmuggledRequestor, removeFormParams, removeQueryParams, requestTargetOf } from '../../src/proxy/target.js';
+import { BadRequestTargetError, isSignedRequestParam, isSmuggledRequestor, removeFormParams, removeQueryParams, requestTargetOf } from '../../src/http/target.js';
 
 describe('requestTargetOf', () => {
   it('splits path and query as received, a bare ? included', () => {

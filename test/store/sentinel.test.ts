@@ -13,7 +13,7 @@ import type OAuth10a from 'oauth-1.0a';
 import { generateKeyringLine, parseKeyring } from '../../src/store/crypto.js';
 import { createRedisStore } from '../../src/store/redis.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
-import { startGateway, type RunningGateway } from '../../src/serve.js';
+import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
 import { startRedis, testKeyPrefix } from '../helpers/redis.js';

@@ -8,7 +8,7 @@ import { parseCidrList } from '../../src/config/cidr.js';
 import { OAuthProblem } from '../../src/oauth1/index.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { createMetrics } from '../../src/ops/metrics.js';
-import { clientAddress } from '../../src/proxy/headers.js';
+import { clientAddress } from '../../src/http/headers.js';
 import { createMemoryStore, createRedisStore, generateKeyringLine, parseKeyring } from '../../src/store/index.js';
 import type { TokenStore } from '../../src/store/types.js';
 import { createFailureLimit, type FailureLimit, type FailureLimitConfig } from '../../src/verify/failure-limit.js';

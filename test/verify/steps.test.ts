@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { isOAuthProblem, signRequest, type SignRequestInput } from '../../src/oauth1/index.js';
 import type { RuntimeConfig } from '../../src/config/load.js';
+import { oauthViewOf, type OAuthRequestView } from '../../src/http/request-view.js';
 import { createMemoryStore } from '../../src/store/memory.js';
 import {
   checkProtocolParams,
@@ -13,10 +14,8 @@ import {
   findLink,
   nonceKeyOf,
   nonceTtlSeconds,
-  oauthViewOf,
   readOAuthParams,
   requireLink,
-  type OAuthRequestView,
   type SignedRequest,
 } from '../../src/verify/steps.js';
 import { rsaPair, runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';

@@ -1,9 +1,6 @@
 // Per-request facts gathered by the routes and written as one log line when the response ends.
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import type { Context, Next } from 'koa';
-import type { Gateway } from '../gateway.js';
-import type { Flow } from './metrics.js';
+import type { Logger } from './logger.js';
+import type { Flow, Metrics } from './metrics.js';
 import { flagField, numberField, scrubText, textField, writeInfoLine } from './logger.js';
 
 export interface RequestFacts {
@@ -27,24 +24,10 @@ export interface RequestFacts {
   impersonation?: { identityMode: string };
 }
 
-declare module 'koa' {
-  interface DefaultState {
-    facts: RequestFacts;
-  }
-}
-
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** A well-formed X-Request-Id as sent (one value), else a new one. */
-export function requestIdOf(req: IncomingMessage): string {
-  const incoming = req.headers['x-request-id'];
-  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-}
-
-/** The connection closed before the whole request had arrived (an upload cut short): nobody is left to answer. */
-export function clientAborted(req: IncomingMessage): boolean {
-  // Node detaches the socket (null) from a request destroyed mid-body.
-  return !req.complete && ((req.socket as IncomingMessage['socket'] | null)?.destroyed ?? true);
+/** Where a finished request is counted and logged (the Gateway is one). */
+export interface RequestLogSink {
+  readonly log: Logger;
+  readonly metrics: Metrics;
 }
 
 /** What the caller knows of a finished request besides its facts. */
@@ -62,18 +45,18 @@ export interface FinishedRequest {
 }
 
 /** Counts a finished request and writes its one log line: HTTP requests and WebSocket upgrades alike. */
-export function logRequest(gw: Gateway, facts: RequestFacts, r: FinishedRequest): void {
+export function logRequest(sink: RequestLogSink, facts: RequestFacts, r: FinishedRequest): void {
   const durationMs = Number(process.hrtime.bigint() - r.startedNs) / 1e6;
   const flow = facts.flow ?? 'unsigned';
   const outcome = facts.outcome ?? ((r.status ?? 0) >= 500 ? 'error' : 'ok');
-  gw.metrics.countRequest(flow, outcome);
-  if (facts.problem) gw.metrics.countRefusal(facts.problem, facts.link ?? '');
-  if (!gw.log.isLevelEnabled('info')) return;
+  sink.metrics.countRequest(flow, outcome);
+  if (facts.problem) sink.metrics.countRefusal(facts.problem, facts.link ?? '');
+  if (!sink.log.isLevelEnabled('info')) return;
   // Built from fields that are safe by construction (ids, names, numbers; the path is masked as text)
   // and written without pino's per-call work: the same bytes pino would print for this object.
   const imp = facts.impersonation;
   writeInfoLine(
-    gw.log,
+    sink.log,
     textField('requestId', facts.requestId) +
       textField('method', r.method) +
       textField('path', scrubText(r.path)) +
@@ -93,29 +76,4 @@ export function logRequest(gw: Gateway, facts: RequestFacts, r: FinishedRequest)
       (imp ? `,"audit":true,"event":"impersonation"${textField('identityMode', imp.identityMode)}` : ''),
     'request',
   );
-}
-
-/** Honours a well-formed X-Request-Id, else makes one; returns it and logs one line per request. */
-export function requestContext(gw: Gateway) {
-  return async function requestLog(ctx: Context, next: Next): Promise<void> {
-    const startedNs = process.hrtime.bigint();
-    const facts: RequestFacts = { requestId: requestIdOf(ctx.req) };
-    ctx.state.facts = facts;
-    ctx.set('X-Request-Id', facts.requestId);
-    // Logged when the socket is done with the response, which also covers proxied responses (ctx.respond = false).
-    ctx.res.once('close', () => {
-      // An upload cut short closes the socket before any route has had a say.
-      if (facts.outcome === undefined && clientAborted(ctx.req)) facts.outcome = 'aborted';
-      logRequest(gw, facts, {
-        method: ctx.method,
-        path: ctx.path,
-        status: ctx.res.headersSent ? ctx.res.statusCode : undefined,
-        startedNs,
-        // The socket is gone once a request was destroyed (e.g. a body over the limit).
-        remote: ctx.req.socket?.remoteAddress,
-        aborted: !ctx.res.writableFinished,
-      });
-    });
-    await next();
-  };
 }

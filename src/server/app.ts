@@ -1,11 +1,11 @@
 // The public Koa application: request context and logging, one error handler, the dance
 // routes (src/provider), then everything else to AppB through the proxy (src/proxy).
 import Koa from 'koa';
-import type { Gateway } from './gateway.js';
-import { requestContext } from './ops/request-context.js';
-import { errorHandler } from './ops/errors.js';
-import { providerRoutes } from './provider/index.js';
-import { proxyMiddleware } from './proxy/index.js';
+import type { Gateway } from '../gateway.js';
+import { providerRoutes } from '../provider/index.js';
+import { proxyMiddleware } from '../proxy/index.js';
+import { errorHandler } from './errors.js';
+import { requestContext } from './request-context.js';
 
 export function createPublicApp(gw: Gateway): Koa {
   const app = new Koa();

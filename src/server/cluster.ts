@@ -5,15 +5,15 @@
 import cluster, { type Worker } from 'node:cluster';
 import http from 'node:http';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
-import { loadConfigFile, type RuntimeConfig } from './config/load.js';
-import { watchConfig } from './config/watch.js';
-import { createGateway } from './gateway.js';
-import { createAdminApp } from './ops/admin.js';
-import { createLogger, type Logger } from './ops/logger.js';
-import { createMetrics } from './ops/metrics.js';
-import { storeFromConfig } from './ops/store.js';
-import { workerCount } from './ops/workers.js';
+import { loadConfigFile, type RuntimeConfig } from '../config/load.js';
+import { watchConfig } from '../config/watch.js';
+import { createGateway } from '../gateway.js';
+import { createLogger, type Logger } from '../ops/logger.js';
+import { createMetrics } from '../ops/metrics.js';
+import { createAdminApp } from './admin.js';
 import { closeServer, listen, startGateway, type RunningGateway } from './serve.js';
+import { storeFromConfig } from './store.js';
+import { workerCount } from './workers.js';
 
 // Messages between the primary and its workers.
 type PrimaryMessage = { type: 'applink:reload'; reason: string } | { type: 'applink:shutdown' };

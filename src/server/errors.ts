@@ -3,10 +3,10 @@
 // unexpected as a generic 500 (logged, never shown).
 import type { Context, Next } from 'koa';
 import type { Gateway } from '../gateway.js';
+import { BodyTimeoutError, BodyTooLargeError } from '../http/body.js';
+import { clientAborted } from '../http/request.js';
 import { OAuthProblem, isOAuthProblem, problemBody, wwwAuthenticate } from '../oauth1/index.js';
 import { StoreUnavailableError } from '../store/types.js';
-import { BodyTimeoutError, BodyTooLargeError } from '../verify/steps.js';
-import { clientAborted } from './request-context.js';
 
 /** Writes an OAuth problem response (DESIGN.md section 3). */
 export function sendOAuthProblem(ctx: Context, gw: Gateway, p: OAuthProblem): void {

@@ -2,7 +2,7 @@
 import type { RuntimeConfig } from '../config/load.js';
 import { createStore, MEMORY_STORE_WARNING } from '../store/index.js';
 import type { TokenStore } from '../store/types.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../ops/logger.js';
 
 export function storeFromConfig(cfg: RuntimeConfig, log: Logger, onError?: (err: Error) => void): TokenStore {
   const r = cfg.config.store.redis;

@@ -3,19 +3,19 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo, Socket } from 'node:net';
-import type { RuntimeConfig } from './config/load.js';
-import { watchConfig, type ConfigWatcher, type ReloadOutcome } from './config/watch.js';
-import { createGateway, type Gateway } from './gateway.js';
+import type { RuntimeConfig } from '../config/load.js';
+import { watchConfig, type ConfigWatcher, type ReloadOutcome } from '../config/watch.js';
+import { createGateway, type Gateway } from '../gateway.js';
+import { createLogger, type Logger } from '../ops/logger.js';
+import { createMetrics, type Metrics } from '../ops/metrics.js';
+import { PATHS } from '../provider/paths.js';
+import { createProxyHandler, originFormPath } from '../proxy/handler.js';
+import { forwarderOf } from '../proxy/index.js';
+import { attachUpgradeHandler } from '../proxy/upgrade.js';
+import type { TokenStore } from '../store/types.js';
+import { createAdminApp } from './admin.js';
 import { createPublicApp } from './app.js';
-import { createAdminApp } from './ops/admin.js';
-import { createLogger, type Logger } from './ops/logger.js';
-import { createMetrics, type Metrics } from './ops/metrics.js';
-import { storeFromConfig } from './ops/store.js';
-import type { TokenStore } from './store/types.js';
-import { forwarderOf } from './proxy/index.js';
-import { createProxyHandler, originFormPath } from './proxy/handler.js';
-import { PATHS } from './provider/paths.js';
-import { attachUpgradeHandler } from './proxy/upgrade.js';
+import { storeFromConfig } from './store.js';
 
 export { storeFromConfig };
 
