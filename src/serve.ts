@@ -14,7 +14,7 @@ import { storeFromConfig } from './ops/store.js';
 import type { TokenStore } from './store/types.js';
 import { forwarderOf } from './proxy/index.js';
 import { createProxyHandler, originFormPath } from './proxy/handler.js';
-import { PATHS } from './provider/paths.js';
+import { PATHS } from './http/paths.js';
 import { attachUpgradeHandler } from './proxy/upgrade.js';
 
 export { storeFromConfig };

@@ -2,6 +2,7 @@
 // when, and a revoke button each (POST with the non-secret handle, CSRF-checked, ownership checked).
 import type { Context, Next } from 'koa';
 import type { Gateway } from '../gateway.js';
+import { PATHS, publicPath } from '../http/paths.js';
 import { isHandle } from '../store/tokens.js';
 import type { AccessTokenSummary } from '../store/types.js';
 import { demoLogoutToken } from '../userauth/demo.js';
@@ -10,7 +11,6 @@ import { checkCsrfToken, CSRF_FIELD, issueCsrfToken } from './csrf.js';
 import { formFields, queryFields, repeated } from './forms.js';
 import { html, PageError, renderPage } from './html.js';
 import { pageErrors, signedInUser } from './page-steps.js';
-import { PATHS, publicPath } from './paths.js';
 import { dance, need, type Step } from './state.js';
 
 type Route = 'list' | 'revoke';

@@ -8,7 +8,7 @@ import { safeEqual } from '../oauth1/index.js';
 import { checkCsrfToken, CSRF_FIELD, issueCsrfToken } from '../provider/csrf.js';
 import { formFields, queryFields, repeated } from '../provider/forms.js';
 import { html, PageError, renderPage } from '../provider/html.js';
-import { PATHS, publicPath } from '../provider/paths.js';
+import { PATHS, publicPath } from '../http/paths.js';
 import { dance } from '../provider/state.js';
 import { cookieName, readCookie, setCookie } from './cookies.js';
 

@@ -2,8 +2,8 @@
 // trusted-header believes an SSO proxy, demo has its own sign-in form.
 import type { Context } from 'koa';
 import type { RuntimeConfig } from '../config/load.js';
+import { PATHS, publicPath, publicUrl } from '../http/paths.js';
 import type { Logger } from '../ops/logger.js';
-import { PATHS, publicPath, publicUrl } from '../provider/paths.js';
 import { withoutGatewayCookies } from './cookies.js';
 import { demoUser } from './demo.js';
 import { userFromTrustedHeader } from './trusted-header.js';
