@@ -4,9 +4,9 @@
 import type { Context, Next } from 'koa';
 import type { Gateway } from '../gateway.js';
 import { PATHS } from '../http/paths.js';
-import { showDemoLogin, submitDemoLogin, submitDemoLogout } from '../userauth/demo.js';
 import { createUserAuth } from '../userauth/index.js';
 import { authorizeSteps } from './authorize.js';
+import { showDemoLogin, submitDemoLogin, submitDemoLogout } from './demo-sign-in.js';
 import { loginDanceSteps } from './login-dance.js';
 import { pageErrors } from './page-steps.js';
 import { chain, type Step } from './state.js';

@@ -1,5 +1,6 @@
 // Who the browser user is at the approval step (DESIGN.md section 4): upstream-session asks AppB,
-// trusted-header believes an SSO proxy, demo has its own sign-in form.
+// trusted-header believes an SSO proxy, demo checks the users of the configuration (its sign-in
+// pages are src/provider/demo-sign-in.ts).
 import type { Context } from 'koa';
 import type { RuntimeConfig } from '../config/load.js';
 import { PATHS, publicPath, publicUrl } from '../http/paths.js';
