@@ -11,7 +11,7 @@ import { userFromTrustedHeader } from './trusted-header.js';
 import { createSessionChecker } from './upstream-session.js';
 
 export interface UserAuth {
-  /** The signed-in user, or null. May throw a PageError when AppB cannot answer. */
+  /** The signed-in user, or null. Throws a UserAuthError when AppB cannot say (provider renders it as a page). */
   identify(ctx: Context, cfg: RuntimeConfig): Promise<string | null>;
   /**
    * Where to send an anonymous browser so that it comes back to `returnPath` (a gateway path
