@@ -3,6 +3,7 @@
 import type { Context, Next } from 'koa';
 import type { ResolvedLink } from '../config/links.js';
 import type { Gateway } from '../gateway.js';
+import { PATHS, publicPath } from '../http/paths.js';
 import { handleOfToken } from '../store/tokens.js';
 import type { DecideResult, RequestToken } from '../store/types.js';
 import type { UserAuth } from '../userauth/index.js';
@@ -11,7 +12,6 @@ import { checkCsrfToken, CSRF_FIELD, issueCsrfToken } from './csrf.js';
 import { formFields, queryFields, repeated } from './forms.js';
 import { html, PageError, renderPage } from './html.js';
 import { pageErrors, signedInUser } from './page-steps.js';
-import { PATHS, publicPath } from './paths.js';
 import { dance, handOn, need, type Step } from './state.js';
 import { findRequestToken } from './tokens.js';
 

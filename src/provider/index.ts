@@ -3,12 +3,12 @@
 // upstream.passthroughUnknownConsumers is set, AppB's own tokens), continues to the proxy.
 import type { Context, Next } from 'koa';
 import type { Gateway } from '../gateway.js';
-import { showDemoLogin, submitDemoLogin, submitDemoLogout } from '../userauth/demo.js';
+import { PATHS } from '../http/paths.js';
 import { createUserAuth } from '../userauth/index.js';
 import { authorizeSteps } from './authorize.js';
+import { showDemoLogin, submitDemoLogin, submitDemoLogout } from './demo-sign-in.js';
 import { loginDanceSteps } from './login-dance.js';
 import { pageErrors } from './page-steps.js';
-import { PATHS } from './paths.js';
 import { chain, type Step } from './state.js';
 import { tokenEndpointSteps } from './token-endpoints.js';
 import { userTokenSteps } from './user-tokens.js';

@@ -4,12 +4,12 @@
 // every other entry parameter (state, redirectUrl, ...) is carried to the callback for it to check.
 import type { Context, Next } from 'koa';
 import type { Gateway } from '../gateway.js';
+import { PATHS, publicPath } from '../http/paths.js';
 import type { UserAuth } from '../userauth/index.js';
 import { appendQuery, checkCallback } from '../oauth1/callback.js';
 import { queryFields, repeated } from './forms.js';
 import { PageError } from './html.js';
 import { pageErrors, signedInUser } from './page-steps.js';
-import { PATHS, publicPath } from './paths.js';
 import { dance, need, type Step } from './state.js';
 
 const LINK_PARAM = 'applicationLinkID';

@@ -5,6 +5,7 @@ import type { Gateway } from '../gateway.js';
 import { BodyTooLargeError } from '../http/body.js';
 import { isOAuthProblem, OAuthProblem, wwwAuthenticate } from '../oauth1/index.js';
 import { StoreUnavailableError } from '../store/types.js';
+import { UserAuthError, type UserAuthReason } from '../userauth/errors.js';
 import type { UserAuth } from '../userauth/index.js';
 import { html, PageError, renderPage, setPageSecurityHeaders } from './html.js';
 import { dance, type Step } from './state.js';
@@ -46,8 +47,17 @@ function asPageError(err: unknown): PageError | null {
     return new PageError({ status: 503, title: 'Temporarily unavailable', message: 'The gateway cannot reach its token store right now. Please try again in a moment.' });
   }
   if (err instanceof BodyTooLargeError) return new PageError({ status: 413, title: 'Form too large', message: 'The form sent was larger than this page accepts.' });
+  if (err instanceof UserAuthError) return new PageError({ status: err.status, title: 'Cannot check your sign-in', message: USER_AUTH_MESSAGES[err.reason] });
   return null;
 }
+
+// What the browser user reads when userauth cannot say who they are.
+const USER_AUTH_MESSAGES: Readonly<Record<UserAuthReason, string>> = {
+  'session-check-timeout': 'The application behind this gateway took too long to say who you are. Try again in a moment.',
+  'session-check-unreachable': 'The application behind this gateway could not be reached to check who you are. Try again in a moment.',
+  'session-check-no-user':
+    'The application behind this gateway did not say who you are. An administrator should check userAuth.sessionCheckPath and userAuth.usernameField.',
+};
 
 /**
  * The signed-in user (DESIGN.md section 4); an anonymous browser is sent to sign in and come back

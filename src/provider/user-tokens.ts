@@ -2,15 +2,15 @@
 // when, and a revoke button each (POST with the non-secret handle, CSRF-checked, ownership checked).
 import type { Context, Next } from 'koa';
 import type { Gateway } from '../gateway.js';
+import { PATHS, publicPath } from '../http/paths.js';
 import { isHandle } from '../store/tokens.js';
 import type { AccessTokenSummary } from '../store/types.js';
-import { demoLogoutToken } from '../userauth/demo.js';
 import type { UserAuth } from '../userauth/index.js';
 import { checkCsrfToken, CSRF_FIELD, issueCsrfToken } from './csrf.js';
+import { demoLogoutToken } from './demo-sign-in.js';
 import { formFields, queryFields, repeated } from './forms.js';
 import { html, PageError, renderPage } from './html.js';
 import { pageErrors, signedInUser } from './page-steps.js';
-import { PATHS, publicPath } from './paths.js';
 import { dance, need, type Step } from './state.js';
 
 type Route = 'list' | 'revoke';

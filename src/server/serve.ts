@@ -8,7 +8,7 @@ import { watchConfig, type ConfigWatcher, type ReloadOutcome } from '../config/w
 import { createGateway, type Gateway } from '../gateway.js';
 import { createLogger, type Logger } from '../ops/logger.js';
 import { createMetrics, type Metrics } from '../ops/metrics.js';
-import { PATHS } from '../provider/paths.js';
+import { PATHS } from '../http/paths.js';
 import { createProxyHandler, originFormPath } from '../proxy/handler.js';
 import { forwarderOf } from '../proxy/index.js';
 import { attachUpgradeHandler } from '../proxy/upgrade.js';

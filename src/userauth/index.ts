@@ -1,16 +1,17 @@
 // Who the browser user is at the approval step (DESIGN.md section 4): upstream-session asks AppB,
-// trusted-header believes an SSO proxy, demo has its own sign-in form.
+// trusted-header believes an SSO proxy, demo checks the users of the configuration (its sign-in
+// pages are src/provider/demo-sign-in.ts).
 import type { Context } from 'koa';
 import type { RuntimeConfig } from '../config/load.js';
+import { PATHS, publicPath, publicUrl } from '../http/paths.js';
 import type { Logger } from '../ops/logger.js';
-import { PATHS, publicPath, publicUrl } from '../provider/paths.js';
 import { withoutGatewayCookies } from '../http/cookies.js';
 import { demoUser } from './demo.js';
 import { userFromTrustedHeader } from './trusted-header.js';
 import { createSessionChecker } from './upstream-session.js';
 
 export interface UserAuth {
-  /** The signed-in user, or null. May throw a PageError when AppB cannot answer. */
+  /** The signed-in user, or null. Throws a UserAuthError when AppB cannot say (provider renders it as a page). */
   identify(ctx: Context, cfg: RuntimeConfig): Promise<string | null>;
   /**
    * Where to send an anonymous browser so that it comes back to `returnPath` (a gateway path

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { RuntimeConfig } from '../config/load.js';
 import type { Logger } from '../ops/logger.js';
-import { PageError } from '../provider/html.js';
+import { UserAuthError } from './errors.js';
 import { isValidUserName } from './names.js';
 
 type SessionAuth = Extract<RuntimeConfig['config']['userAuth'], { mode: 'upstream-session' }>;
@@ -66,13 +66,9 @@ export function createSessionChecker(log: Logger, now: () => number = Date.now):
       } catch (err) {
         const timedOut = (err as Error).name === 'TimeoutError';
         log.warn({ err: (err as Error).message, url }, 'userAuth: AppB session check failed');
-        throw new PageError({
-          status: timedOut ? 504 : 502,
-          title: 'Cannot check your sign-in',
-          message: timedOut
-            ? 'The application behind this gateway took too long to say who you are. Try again in a moment.'
-            : 'The application behind this gateway could not be reached to check who you are. Try again in a moment.',
-        });
+        throw timedOut
+          ? new UserAuthError('session-check-timeout', 504, 'AppB session check timed out', { cause: err })
+          : new UserAuthError('session-check-unreachable', 502, 'AppB session check failed', { cause: err });
       }
       if (res.status === 401 || res.status === 403 || (res.status >= 300 && res.status < 400)) {
         await res.body?.cancel();
@@ -90,11 +86,7 @@ export function createSessionChecker(log: Logger, now: () => number = Date.now):
       }
       if (typeof user !== 'string' || !isValidUserName(user)) {
         log.warn({ url, status: res.status, usernameField: auth.usernameField }, 'userAuth: AppB session check gave no user name');
-        throw new PageError({
-          status: 502,
-          title: 'Cannot check your sign-in',
-          message: 'The application behind this gateway did not say who you are. An administrator should check userAuth.sessionCheckPath and userAuth.usernameField.',
-        });
+        throw new UserAuthError('session-check-no-user', 502, 'AppB session check gave no user name');
       }
       remember(key, user, auth.cacheSeconds);
       return user;

@@ -29,24 +29,6 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   /* 12 */ ['cli.ts'],
 ];
 
-/**
- * Imports that break the layering today and that another helper of issue 9 removes. Each entry
- * is one import (importing file -> imported file, relative to the repository). The lead empties
- * this list when the branches are merged; an entry that matches no import any more fails the
- * test, so the list only ever shrinks.
- */
-const PENDING: ReadonlyArray<{ from: string; to: string; owner: string }> = [
-  // userauth/ builds on provider/ (paths, pages, forms, csrf, dance state): helper B2 splits them
-  // (paths to http/, the demo sign-in pages to provider/).
-  { from: 'src/userauth/demo.ts', to: 'src/provider/csrf.ts', owner: 'helper B2 (userauth/provider)' },
-  { from: 'src/userauth/demo.ts', to: 'src/provider/forms.ts', owner: 'helper B2 (userauth/provider)' },
-  { from: 'src/userauth/demo.ts', to: 'src/provider/html.ts', owner: 'helper B2 (userauth/provider)' },
-  { from: 'src/userauth/demo.ts', to: 'src/provider/paths.ts', owner: 'helper B2 (userauth/provider)' },
-  { from: 'src/userauth/demo.ts', to: 'src/provider/state.ts', owner: 'helper B2 (userauth/provider)' },
-  { from: 'src/userauth/index.ts', to: 'src/provider/paths.ts', owner: 'helper B2 (userauth/provider)' },
-  { from: 'src/userauth/upstream-session.ts', to: 'src/provider/html.ts', owner: 'helper B2 (userauth/provider)' },
-];
-
 export interface Import {
   /** Repository-relative paths, '/'-separated. */
   from: string;
@@ -108,7 +90,7 @@ function importsOf(files: readonly string[]): { imports: Import[]; unresolved: s
   return { imports, unresolved };
 }
 
-const pendingKey = (i: Import) => `${i.from} -> ${i.to}`;
+const importKey = (i: Import) => `${i.from} -> ${i.to}`;
 
 describe('the layering of src/ (README "Development")', () => {
   const files = sourceFiles(SRC);
@@ -121,24 +103,12 @@ describe('the layering of src/ (README "Development")', () => {
   it('every relative import resolves to a .ts file under src/', () => {
     assert.ok(files.length > 50, `found only ${files.length} files under src/`);
     assert.deepEqual(unresolved, []);
-    for (const i of imports) assert.ok(i.to.startsWith('src/'), `${pendingKey(i)} leaves src/`);
+    for (const i of imports) assert.ok(i.to.startsWith('src/'), `${importKey(i)} leaves src/`);
   });
 
-  it('no import goes to a higher layer or across a same-layer pair (apart from the PENDING list)', () => {
-    const pending = new Set(PENDING.map(pendingKey));
-    const wrong = imports
-      .filter((i) => !pending.has(pendingKey(i)))
-      .map(problemOf)
-      .filter((p): p is string => p !== null);
+  it('no import goes to a higher layer or across a same-layer pair', () => {
+    const wrong = imports.map(problemOf).filter((p): p is string => p !== null);
     assert.deepEqual([...new Set(wrong)], []);
-  });
-
-  it('every PENDING entry is still a breaking import (remove the ones fixed)', () => {
-    const breaking = new Set(imports.filter((i) => problemOf(i) !== null).map(pendingKey));
-    assert.deepEqual(
-      PENDING.filter((p) => !breaking.has(pendingKey(p))).map((p) => `${pendingKey(p)} (${p.owner})`),
-      [],
-    );
   });
 });
 

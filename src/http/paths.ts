@@ -1,5 +1,5 @@
-// The dance's URLs (Atlassian's, so existing clients need no change) and how to write them
-// behind a publicBaseUrl that may carry a context path such as /jira.
+// The gateway's public paths: the dance's URLs (Atlassian's, so existing clients need no change),
+// its own pages, and how to write them behind a publicBaseUrl that may carry a context path such as /jira.
 import type { RuntimeConfig } from '../config/load.js';
 
 export const PATHS = {
