@@ -144,6 +144,27 @@ export function decryptSecret(
   keys: readonly EncryptionKey[],
   context?: string,
 ): string {
+  // A token's secret is decrypted on every HMAC request that uses it: the answer for this exact
+  // ciphertext and context is remembered, per keyring object (a reload's new keyring starts empty,
+  // so a key taken out of the keyring stops decrypting at once). Bounded; cleared when full.
+  let known = decrypted.get(keys);
+  if (known === undefined) {
+    known = new Map();
+    decrypted.set(keys, known);
+  }
+  const memo = context === undefined ? blob : `${context}\u0000${blob}`;
+  const hit = known.get(memo);
+  if (hit !== undefined) return hit;
+  const plain = decryptUncached(blob, keys, context);
+  if (known.size >= DECRYPTED_REMEMBERED) known.clear();
+  known.set(memo, plain);
+  return plain;
+}
+
+const DECRYPTED_REMEMBERED = 10_000;
+const decrypted = new WeakMap<readonly EncryptionKey[], Map<string, string>>();
+
+function decryptUncached(blob: string, keys: readonly EncryptionKey[], context: string | undefined): string {
   const parts = blob.split('.');
   const [version, keyId, ivText, bodyText] = parts;
   if (

@@ -89,6 +89,21 @@ describe('encryptSecret / decryptSecret', () => {
     assert.throws(() => decryptSecret(blob, [newKey]), new RegExp(`"${oldKey.id}".*not in the keyring`));
   });
 
+  it('a remembered decryption answers only the same ciphertext, context and keyring', () => {
+    const keyring = [newKey, oldKey];
+    const blob = encryptSecret('remembered', [oldKey], 'at.s:h1');
+    for (let i = 0; i < 3; i++) assert.equal(decryptSecret(blob, keyring, 'at.s:h1'), 'remembered');
+    // Same ciphertext, other field or grant: still bound to its context.
+    assert.throws(() => decryptSecret(blob, keyring, 'at.s:h2'), /failed authentication/);
+    assert.throws(() => decryptSecret(blob, keyring), /failed authentication/);
+    // The old key rotated out (a new keyring, as a reload makes): refused at once.
+    assert.throws(() => decryptSecret(blob, [newKey], 'at.s:h1'), new RegExp(`"${oldKey.id}".*not in the keyring`));
+    // More secrets than are remembered: every answer stays right.
+    const many = Array.from({ length: 10_050 }, (_, i) => [encryptSecret(`s${i}`, [newKey], `at.s:${i}`), `s${i}`, `at.s:${i}`] as const);
+    for (const [b, plain, ctx] of many) assert.equal(decryptSecret(b, keyring, ctx), plain);
+    for (const [b, plain, ctx] of many.slice(0, 20)) assert.equal(decryptSecret(b, keyring, ctx), plain);
+  });
+
   it('tampering, a wrong context and malformed blobs are refused', () => {
     const blob = encryptSecret('payload', [newKey], 'at.s:handle1');
     assert.equal(decryptSecret(blob, [newKey], 'at.s:handle1'), 'payload');
