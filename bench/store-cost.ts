@@ -23,7 +23,7 @@ async function inParallel(n: number, step: (i: number) => Promise<void>): Promis
 }
 
 export async function measureStoreCost(url: string, keyring: string, count: number, usedMemory: () => Promise<number>, dbsize?: () => Promise<number>): Promise<StoreCost> {
-  const store = createRedisStore({ url, keyPrefix: 'applink:', encryptionKeys: parseKeyring(keyring) });
+  const store = createRedisStore({ url, keyPrefix: 'applink:', encryptionKeys: parseKeyring(keyring), commandTimeoutMs: 1500, waitTimeoutMs: 500 });
   try {
     await store.ping();
     const keys0 = dbsize ? await dbsize() : 0;

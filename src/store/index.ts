@@ -1,7 +1,7 @@
 // The token store: Redis when configured, the in-process memory store otherwise.
 import { createMemoryStore } from './memory.js';
-import { createRedisStore } from './redis.js';
-import type { RedisStoreOptions } from './redis.js';
+import { createRedisStore } from './redis/index.js';
+import type { RedisStoreOptions } from './redis/index.js';
 import type { TokenStore } from './types.js';
 
 export * from './types.js';
@@ -15,9 +15,11 @@ export {
   tokenDigest,
 } from './crypto.js';
 export type { EncryptionKey } from './crypto.js';
+export type { TokenBackend } from './backend.js';
+export { composeStore } from './compose.js';
 export { createMemoryStore, MEMORY_STORE_WARNING } from './memory.js';
-export { createRedisStore } from './redis.js';
-export type { RedisStoreOptions } from './redis.js';
+export { createRedisStore } from './redis/index.js';
+export type { RedisStoreOptions } from './redis/index.js';
 export { accessHandleOfToken, handleOfToken, isForeignToken, isHandle } from './tokens.js';
 
 /** Redis when `redis` is given, else the memory store (the caller logs MEMORY_STORE_WARNING). */

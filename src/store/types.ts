@@ -1,5 +1,8 @@
-// The token and nonce store contract (DESIGN.md section 6). Redis and memory implement it;
-// one shared contract suite (test/store/contract.ts) runs against both.
+// The token and nonce store contract (DESIGN.md section 6). A store is a backend (backend.ts:
+// records, the atomic transitions of transitions.ts, nonces, indexes) composed into this
+// interface by compose.ts; memory.ts and redis/ are the two backends. One shared contract suite
+// (test/store/contract.ts) runs against both, and test/store/transitions.test.ts runs the state
+// machine's cases against the pure transitions, memory and Redis.
 import type { Cluster, Redis } from 'ioredis';
 
 /** OAuth 1.0a tokens carry a callback; 1.0 tokens (jirashell --oauth-dance) do not. */

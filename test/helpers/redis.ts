@@ -210,3 +210,9 @@ export async function testRedisUrl(): Promise<string> {
 export function testKeyPrefix(): string {
   return `test:${randomBytes(6).toString('hex')}:`;
 }
+
+/**
+ * The store.redis timings a test store gets: the configuration's defaults (config/schema.ts),
+ * which the Redis store requires from its caller rather than restating them.
+ */
+export const TEST_REDIS_TIMINGS = { commandTimeoutMs: 1500, waitTimeoutMs: 500 } as const;

@@ -14,7 +14,7 @@ import { createStore } from '../../src/store/index.js';
 import type { TokenStore } from '../../src/store/types.js';
 import type { RuntimeConfig } from '../../src/config/load.js';
 import { rsaPair, runtimeConfig, tempDir, testConfigObject, LINK_ID } from '../helpers/fixtures.js';
-import { testKeyPrefix, testRedisUrl } from '../helpers/redis.js';
+import { TEST_REDIS_TIMINGS, testKeyPrefix, testRedisUrl } from '../helpers/redis.js';
 
 export { LINK_ID };
 export const HMAC_LINK_ID = 'link-hmac';
@@ -110,7 +110,7 @@ async function startHarnessWith(res: Resources, opts: HarnessOptions): Promise<H
   const now = () => Date.now() + offset;
   const store = res.add(
     createStore({
-      redis: redisUrl ? { url: redisUrl, keyPrefix: testKeyPrefix(), encryptionKeys: first.encryptionKeys ?? [] } : null,
+      redis: redisUrl ? { url: redisUrl, keyPrefix: testKeyPrefix(), encryptionKeys: first.encryptionKeys ?? [], ...TEST_REDIS_TIMINGS } : null,
       now,
     }),
     (st) => st.close(),

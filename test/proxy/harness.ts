@@ -135,7 +135,7 @@ async function startHarnessWith(res: Resources, opts: HarnessOptions): Promise<H
   const store = opts.storeNow
     ? res.add(
         createStore({
-          redis: redisCfg ? { url: redisCfg.url, keyPrefix: redisCfg.keyPrefix, encryptionKeys: cfg.encryptionKeys ?? [], commandTimeoutMs: redisCfg.commandTimeoutMs } : null,
+          redis: redisCfg ? { url: redisCfg.url, keyPrefix: redisCfg.keyPrefix, encryptionKeys: cfg.encryptionKeys ?? [], commandTimeoutMs: redisCfg.commandTimeoutMs, waitTimeoutMs: redisCfg.waitTimeoutMs } : null,
           now: opts.storeNow,
         }),
         (st) => st.close(),

@@ -10,12 +10,12 @@ import { Redis } from 'ioredis';
 import { generateKeyringLine, parseKeyring, tokenDigest } from '../../src/store/crypto.js';
 import type { EncryptionKey } from '../../src/store/crypto.js';
 import { createStore } from '../../src/store/index.js';
-import { createRedisStore } from '../../src/store/redis.js';
+import { createRedisStore } from '../../src/store/redis/index.js';
 import { TOMBSTONE_MAX_MS } from '../../src/store/tokens.js';
-import type { RedisStoreOptions } from '../../src/store/redis.js';
+import type { RedisStoreOptions } from '../../src/store/redis/index.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
 import type { AccessToken, TokenStore } from '../../src/store/types.js';
-import { startRedis, startRedisCluster, testKeyPrefix, testRedisUrl } from '../helpers/redis.js';
+import { TEST_REDIS_TIMINGS, startRedis, startRedisCluster, testKeyPrefix, testRedisUrl } from '../helpers/redis.js';
 import type { EphemeralRedisCluster } from '../helpers/redis.js';
 import { fakeClock, storeContract } from './contract.js';
 
@@ -66,6 +66,7 @@ async function redisStore(over: Partial<RedisStoreOptions> = {}): Promise<{
     keyPrefix: prefix,
     encryptionKeys: [newKey()],
     now: clock.now,
+    ...TEST_REDIS_TIMINGS,
     ...over,
   });
   return { store, prefix, clock };
@@ -120,6 +121,7 @@ storeContract('redis cluster', async () => {
     keyPrefix: testKeyPrefix(),
     encryptionKeys: [newKey()],
     now: clock.now,
+    ...TEST_REDIS_TIMINGS,
   });
   // Keys are left to their TTLs: the cluster is thrown away after this file.
   return { store, now: clock, nonceTtlIsRealTime: true, keyTtlIsRealTime: true, cleanup: () => store.close() };
@@ -130,7 +132,7 @@ describe('redis cluster', () => {
     cluster ??= startRedisCluster();
     const { nodes } = await cluster;
     const prefix = testKeyPrefix();
-    const store = createRedisStore({ clusterNodes: nodes, keyPrefix: prefix, encryptionKeys: [newKey()] });
+    const store = createRedisStore({ clusterNodes: nodes, keyPrefix: prefix, encryptionKeys: [newKey()], ...TEST_REDIS_TIMINGS });
     const direct = nodes.map((n) => new Redis(n.port, n.host));
     try {
       const handles: string[] = [];
@@ -325,9 +327,9 @@ describe('redis store: data at rest', () => {
     const nextKey = newKey();
     const prefix = testKeyPrefix();
     const url = await testRedisUrl();
-    const before = createRedisStore({ url, keyPrefix: prefix, encryptionKeys: [oldKey] });
-    const rotated = createRedisStore({ url, keyPrefix: prefix, encryptionKeys: [nextKey, oldKey] });
-    const newOnly = createRedisStore({ url, keyPrefix: prefix, encryptionKeys: [nextKey] });
+    const before = createRedisStore({ url, keyPrefix: prefix, encryptionKeys: [oldKey], ...TEST_REDIS_TIMINGS });
+    const rotated = createRedisStore({ url, keyPrefix: prefix, encryptionKeys: [nextKey, oldKey], ...TEST_REDIS_TIMINGS });
+    const newOnly = createRedisStore({ url, keyPrefix: prefix, encryptionKeys: [nextKey], ...TEST_REDIS_TIMINGS });
     try {
       const a = await issue(before);
       const pending = await before.createRequestToken({
@@ -381,7 +383,7 @@ describe('redis store: data at rest', () => {
   it('createStore picks Redis when given, and validates the prefix', async () => {
     const url = await testRedisUrl();
     const prefix = testKeyPrefix();
-    const store = createStore({ redis: { url, keyPrefix: prefix, encryptionKeys: [newKey()] } });
+    const store = createStore({ redis: { url, keyPrefix: prefix, encryptionKeys: [newKey()], ...TEST_REDIS_TIMINGS } });
     try {
       const a = await issue(store);
       assert.equal(await (await adminClient()).exists(`${prefix}at:{${a.handle}}`), 1);
@@ -389,8 +391,8 @@ describe('redis store: data at rest', () => {
       await store.close();
       await deletePrefix(prefix);
     }
-    assert.throws(() => createRedisStore({ url, keyPrefix: 'a{b}:', encryptionKeys: [newKey()] }), /hash tags/);
-    assert.throws(() => createRedisStore({ url, keyPrefix: 'a:', encryptionKeys: [] }), /encryption key/);
+    assert.throws(() => createRedisStore({ url, keyPrefix: 'a{b}:', encryptionKeys: [newKey()], ...TEST_REDIS_TIMINGS }), /hash tags/);
+    assert.throws(() => createRedisStore({ url, keyPrefix: 'a:', encryptionKeys: [], ...TEST_REDIS_TIMINGS }), /encryption key/);
   });
 });
 
@@ -491,6 +493,7 @@ describe('redis store: when Redis goes away', () => {
       keyPrefix: testKeyPrefix(),
       encryptionKeys: [newKey()],
       onError: (err) => errors.push(err),
+      ...TEST_REDIS_TIMINGS,
     });
     try {
       const a = await issue(store);
@@ -522,7 +525,7 @@ describe('redis store: when Redis goes away', () => {
 
   it('a hung Redis (SIGSTOP) answers 503 within 2.5 s, not never', async () => {
     const server = await startRedis();
-    const store = createRedisStore({ url: server.url, keyPrefix: testKeyPrefix(), encryptionKeys: [newKey()] });
+    const store = createRedisStore({ url: server.url, keyPrefix: testKeyPrefix(), encryptionKeys: [newKey()], ...TEST_REDIS_TIMINGS });
     try {
       const a = await issue(store);
       process.kill(server.pid, 'SIGSTOP');
@@ -548,7 +551,7 @@ describe('redis store: when Redis goes away', () => {
     const server = await startRedis();
     const port = server.port;
     await server.stop();
-    const store = createRedisStore({ url: `redis://127.0.0.1:${port}`, keyPrefix: testKeyPrefix(), encryptionKeys: [newKey()] });
+    const store = createRedisStore({ url: `redis://127.0.0.1:${port}`, keyPrefix: testKeyPrefix(), encryptionKeys: [newKey()], ...TEST_REDIS_TIMINGS });
     try {
       await expectUnavailable('ping', () => store.ping());
       await expectUnavailable('getAccessToken', () => store.getAccessToken('x'.repeat(16) + '.' + 'y'.repeat(32)));

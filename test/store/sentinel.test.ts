@@ -11,12 +11,12 @@ import type { TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import type OAuth10a from 'oauth-1.0a';
 import { generateKeyringLine, parseKeyring } from '../../src/store/crypto.js';
-import { createRedisStore } from '../../src/store/redis.js';
+import { createRedisStore } from '../../src/store/redis/index.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
 import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
-import { startRedis, testKeyPrefix } from '../helpers/redis.js';
+import { TEST_REDIS_TIMINGS, startRedis, testKeyPrefix } from '../helpers/redis.js';
 import { startSentinel, type EphemeralSentinel } from '../helpers/sentinel.js';
 import { startAppB } from '../ops/helpers.js';
 import { Browser, decide, demoLogin, oauth10aClient, signedPost, startCallbackServer, ACCESS_PATH } from '../provider/support.js';
@@ -45,7 +45,7 @@ after(async () => {
 storeContract('redis sentinel (token writes wait for the replica)', async () => {
   const s = await sentinelSetup();
   const clock = fakeClock();
-  const store = createRedisStore({ sentinels: s.sentinels, sentinelName: s.name, keyPrefix: testKeyPrefix(), encryptionKeys: newKeys(), now: clock.now });
+  const store = createRedisStore({ sentinels: s.sentinels, sentinelName: s.name, keyPrefix: testKeyPrefix(), encryptionKeys: newKeys(), now: clock.now, ...TEST_REDIS_TIMINGS });
   return { store, now: clock, nonceTtlIsRealTime: true, keyTtlIsRealTime: true, cleanup: () => store.close() };
 });
 
@@ -59,7 +59,7 @@ describe('durable token writes (WAIT)', () => {
     // A master without replicas: WAIT 1 can only time out.
     const lone = await startRedis();
     const admin = new Redis(lone.url);
-    const store = createRedisStore({ url: lone.url, keyPrefix: testKeyPrefix(), encryptionKeys: newKeys(), waitReplicas: 1, waitTimeoutMs: 100 });
+    const store = createRedisStore({ url: lone.url, keyPrefix: testKeyPrefix(), encryptionKeys: newKeys(), waitReplicas: 1, commandTimeoutMs: TEST_REDIS_TIMINGS.commandTimeoutMs, waitTimeoutMs: 100 });
     try {
       const started = Date.now();
       await assert.rejects(
@@ -80,7 +80,7 @@ describe('durable token writes (WAIT)', () => {
   });
 
   it('waitReplicas defaults to 1 with sentinels and 0 otherwise; Cluster refuses it', async () => {
-    const { replicasToWait } = await import('../../src/store/redis-ha.js');
+    const { replicasToWait } = await import('../../src/store/redis/connection.js');
     assert.equal(replicasToWait({ sentinels: [{ host: 'h', port: 1 }] }), 1);
     assert.equal(replicasToWait({}), 0);
     assert.equal(replicasToWait({ sentinels: [{ host: 'h', port: 1 }], waitReplicas: 0 }), 0);

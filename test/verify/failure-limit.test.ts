@@ -12,7 +12,7 @@ import { clientAddress } from '../../src/http/headers.js';
 import { createMemoryStore, createRedisStore, generateKeyringLine, parseKeyring } from '../../src/store/index.js';
 import type { TokenStore } from '../../src/store/types.js';
 import { createFailureLimit, type FailureLimit, type FailureLimitConfig } from '../../src/verify/failure-limit.js';
-import { startRedisCluster, testKeyPrefix, testRedisUrl, type EphemeralRedisCluster } from '../helpers/redis.js';
+import { TEST_REDIS_TIMINGS, startRedisCluster, testKeyPrefix, testRedisUrl, type EphemeralRedisCluster } from '../helpers/redis.js';
 
 const SETTINGS: FailureLimitConfig = {
   enabled: true,
@@ -99,7 +99,7 @@ suite(
   'Redis (RateLimiterRedis on the store connection)',
   async () => {
     const prefix = testKeyPrefix();
-    return { store: await ready(createRedisStore({ url: await testRedisUrl(), keyPrefix: prefix, encryptionKeys: keyring() })), prefix };
+    return { store: await ready(createRedisStore({ url: await testRedisUrl(), keyPrefix: prefix, encryptionKeys: keyring(), ...TEST_REDIS_TIMINGS })), prefix };
   },
   true,
 );
@@ -112,7 +112,7 @@ suite('Redis Cluster', async () => {
   cluster ??= startRedisCluster();
   const { nodes } = await cluster;
   const prefix = testKeyPrefix();
-  return { store: await ready(createRedisStore({ clusterNodes: nodes, keyPrefix: prefix, encryptionKeys: keyring() })), prefix };
+  return { store: await ready(createRedisStore({ clusterNodes: nodes, keyPrefix: prefix, encryptionKeys: keyring(), ...TEST_REDIS_TIMINGS })), prefix };
 }, true);
 
 describe('the source of a request (clientAddress)', () => {
