@@ -154,21 +154,17 @@ return {
  * ea, aea}: only what the caller does not know already (it knows the token, its handle, consumer
  * key and link), by position; or {-1} with nothing written when the key names no usable access
  * token of this consumer and link: a request with a token that is unknown, revoked, expired or
- * another link's never leaves a nonce behind (anyone could send millions). The record is read
- * whole inside Redis (HMGET for the test, HGETALL after the claim: the commands
- * test/proxy/failure-limit.test.ts pins); only the reply is slimmed.
+ * another link's never leaves a nonce behind (anyone could send millions). One HMGET reads the
+ * fields the check and the reply need (a missing field is false, so the reply keeps its positions).
  */
 const CLAIM_NONCE_AND_GET = `
-local f = redis.call('HMGET', KEYS[2], 'd', 'rv', 'ea', 'ck', 'lk')
+local f = redis.call('HMGET', KEYS[2], 'd', 'rv', 'ea', 'ck', 'lk', 'u', 's', 'sh', 'ca', 'aea')
 if f[1] ~= ARGV[2] or f[2] or not f[3] or tonumber(f[3]) <= tonumber(ARGV[5]) or f[4] ~= ARGV[3] or f[5] ~= ARGV[4] then
   return {-1}
 end
 local fresh = 0
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then fresh = 1 end
-local t = {}
-local flat = redis.call('HGETALL', KEYS[2])
-for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
-return {fresh, t.u, t.s, t.sh, t.ca, t.ea, t.aea}
+return {fresh, f[6], f[7], f[8], f[9], f[3], f[10]}
 `;
 
 /**
