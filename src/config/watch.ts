@@ -51,10 +51,8 @@ export function watchedDirectories(file: string, cfg: RuntimeConfig | null): str
 export function fileReferences(cfg: RuntimeConfig): string[] {
   const c = cfg.config;
   const refs: Array<string | undefined> = [c.store.encryptionKeyFile];
-  const id = c.upstream.identity;
-  if (id.mode === 'oauth1') refs.push(id.privateKeyFile, id.sharedSecretFile);
-  else if (id.mode === 'header') refs.push(id.sharedSecretFile);
-  else refs.push(id.privateKeyFile);
+  // Whatever the mode, its files are its `*File` keys.
+  for (const [key, value] of Object.entries(c.upstream.identity)) if (key.endsWith('File')) refs.push(value as string | undefined);
   for (const link of c.links) refs.push(link.publicKeyFile, ...(link.publicKeyFiles ?? []), link.sharedSecretFile);
   return refs.filter((r): r is string => typeof r === 'string' && !r.startsWith('env:'));
 }

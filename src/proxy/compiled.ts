@@ -1,7 +1,9 @@
 // What the proxy path derives from a configuration, computed once per configuration (at its
 // first request after a load or reload) instead of on every request: the realm of refusals, the
-// upstream target and path prefix, the URLs told to AppB, and the header drop-sets.
+// upstream target and path prefix, the URLs told to AppB, the header drop-sets, and the identity
+// mode (looked up in the registry of src/proxy/identity/ and its state compiled here, once).
 import type { RuntimeConfig } from '../config/load.js';
+import { RESERVED_IDENTITY_HEADERS, compileIdentity, type CompiledIdentity } from './identity/index.js';
 
 /** What AppB is told about the URL it was reached at. */
 export interface ForwardedUrl {
@@ -37,11 +39,14 @@ export interface CompiledProxyConfig {
   forwardedSignature: ForwardedUrl;
   /**
    * Request headers never forwarded (canonical names: lower case, '_' as '-'): hop-by-hop, the
-   * gateway's identity headers, Host and Content-Length; `withIdentity` adds what an identity
-   * request also loses. A trusted-header SSO header is decided per request (it depends on the peer).
+   * gateway's forwarding headers, every mode's reserved identity headers and the configured
+   * mode's owned ones (but Authorization), Host and Content-Length; `withIdentity` adds what an
+   * identity request also loses. A trusted-header SSO header is decided per request (it depends on the peer).
    */
   dropUnsigned: ReadonlySet<string>;
   dropWithIdentity: ReadonlySet<string>;
+  /** upstream.identity.mode's implementation and its state for this configuration. */
+  identity: CompiledIdentity;
 }
 
 // RFC 9110 7.6.1 and the usual non-standard ones; `expect` because Node already answered 100-continue.
@@ -59,10 +64,9 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'http2-settings',
 ]);
 
-// Set by the gateway alone; a client copy is removed from every request, signed or not.
-export const IDENTITY_HEADERS: readonly string[] = [
-  'x-forwarded-user',
-  'x-applink-gateway-signature',
+// Set by the gateway alone; a client copy is removed from every request, signed or not. (The
+// identity modes' own headers come from the registry: RESERVED_IDENTITY_HEADERS, ownedHeaders.)
+export const GATEWAY_HEADERS: readonly string[] = [
   'x-forwarded-for',
   'x-forwarded-proto',
   'x-forwarded-host',
@@ -85,10 +89,13 @@ function compile(cfg: RuntimeConfig): CompiledProxyConfig {
   const upstream = cfg.upstreamUrl;
   const hostname = upstream.hostname.replace(/^\[|\]$/g, '');
   const upstreamHttps = upstream.protocol === 'https:';
-  const base = new Set<string>([...HOP_BY_HOP, ...IDENTITY_HEADERS, 'host', 'content-length']);
-  if (cfg.identity.mode === 'header') base.add(canonicalHeaderName(cfg.identity.userHeader));
+  const identity = compileIdentity(cfg);
+  const base = new Set<string>([...HOP_BY_HOP, ...GATEWAY_HEADERS, ...RESERVED_IDENTITY_HEADERS, 'host', 'content-length']);
+  // On a request the gateway does not sign, Authorization is AppB's own (a mode may filter its values).
+  for (const name of identity.ownedHeaders) if (name !== 'authorization') base.add(canonicalHeaderName(name));
   const withIdentity = new Set(base);
   // With an identity, the gateway's credentials alone name the user: AppA's header and any session cookie go.
+  for (const name of identity.ownedHeaders) withIdentity.add(canonicalHeaderName(name));
   withIdentity.add('authorization');
   withIdentity.add('cookie');
   if (cfg.config.userAuth.mode === 'trusted-header') withIdentity.add(canonicalHeaderName(cfg.config.userAuth.header));
@@ -102,6 +109,7 @@ function compile(cfg: RuntimeConfig): CompiledProxyConfig {
     forwardedSignature: forwardedUrlOf(cfg.signatureBaseUrl),
     dropUnsigned: base,
     dropWithIdentity: withIdentity,
+    identity,
   };
 }
 

@@ -40,7 +40,8 @@ export interface UpstreamHeaderOptions {
 export function upstreamHeaders(req: IncomingMessage, o: UpstreamHeaderOptions): OutgoingHttpHeaders {
   const { cfg } = o;
   const compiled = compiledOf(cfg);
-  const identity = cfg.identity;
+  // A client header the identity mode filters by value (jwt: a Bearer token), on requests it does not sign.
+  const filter = compiled.identity.clientHeaderFilter;
   // The per-configuration drop-set, plus what this request adds: names listed in its Connection header,
   // AppA's Authorization when it is not kept, and the trusted-header SSO header from an untrusted peer.
   const drop = o.withIdentity ? compiled.dropWithIdentity : compiled.dropUnsigned;
@@ -61,8 +62,7 @@ export function upstreamHeaders(req: IncomingMessage, o: UpstreamHeaderOptions):
     const canonical = name.includes('_') ? name.replaceAll('_', '-') : name;
     if (drop.has(canonical) || (dropAlso !== null && dropAlso.has(canonical))) continue;
     const value = raw[i + 1] as string;
-    // In jwt mode a client's Bearer token could be a replayed gateway JWT: the gateway owns that scheme.
-    if (name === 'authorization' && identity.mode === 'jwt' && /^\s*bearer\b/i.test(value)) continue;
+    if (filter !== null && canonical === filter.header && filter.drops(value)) continue;
     const prev = out[name];
     out[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [String(prev), value];
   }

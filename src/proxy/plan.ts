@@ -126,25 +126,25 @@ export async function planForward(
   let path: string;
   if (verdict.kind === 'signed') {
     const { principal } = verdict;
-    path = (
-      await applyIdentity(
-        gw,
-        cfg,
-        {
-          method,
-          rawPath: target.rawPath,
-          upstreamPathPrefix: prefix,
-          query: query.query,
-          keepBareQuestionMark,
-          ...(body !== undefined && isForm && { formBody: body }),
-          // What AppA signed minus its protocol and requestor parameters: exactly the pairs forwarded.
-          ...(params !== null && cfg.identity.mode === 'oauth1' && { pairs: params.baseParams.filter(([name]) => !isSignedRequestParam(name)) }),
-          headers,
-        },
-        principal.user,
-        principal.link.id,
-      )
-    ).path;
+    const identity = compiledOf(cfg).identity;
+    const applied = applyIdentity(
+      gw,
+      identity,
+      {
+        method,
+        rawPath: target.rawPath,
+        upstreamPathPrefix: prefix,
+        query: query.query,
+        keepBareQuestionMark,
+        ...(body !== undefined && isForm && { formBody: body }),
+        // What AppA signed minus its protocol and requestor parameters: exactly the pairs forwarded.
+        ...(params !== null && identity.needsPairs && { pairs: params.baseParams.filter(([name]) => !isSignedRequestParam(name)) }),
+        headers,
+      },
+      principal.user,
+      principal.link.id,
+    );
+    path = typeof applied === 'string' ? applied : await applied;
     // The request line written when it ends carries the impersonation audit event (flow, link, user, token handle).
     facts.impersonation = { identityMode: cfg.identity.mode };
   } else {

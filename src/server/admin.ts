@@ -2,7 +2,7 @@
 import Koa from 'koa';
 import { Router } from '@koa/router';
 import type { Gateway } from '../gateway.js';
-import { jwksOf } from '../proxy/jwt.js';
+import { jwksOf } from '../proxy/identity.js';
 
 export interface AdminOptions {
   /** The /metrics text (a cluster primary aggregates its workers'); default: this gateway's registry. */
@@ -54,13 +54,13 @@ export function createAdminApp(gw: Gateway, extra?: (router: Router) => void, op
     }
   });
 
-  // Public keys of upstream.identity.mode jwt, for AppB to verify the gateway's JWTs; 404 in other modes.
+  // Public keys of the identity mode (jwt), for AppB to verify the gateway's JWTs; 404 for a mode without keys.
   router.get('/jwks.json', (ctx) => {
     const jwks = jwksOf(gw);
     if (!jwks) {
       ctx.status = 404;
       ctx.type = 'text/plain';
-      ctx.body = 'no JWKS: upstream.identity.mode is not jwt\n';
+      ctx.body = `no JWKS: upstream.identity.mode ${gw.cfg().identity.mode} publishes no keys\n`;
       return;
     }
     ctx.body = jwks;
