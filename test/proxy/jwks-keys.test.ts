@@ -34,4 +34,14 @@ describe('the published JWKS keys', () => {
     // Back to keys within the minute: the retired key is still listed beside the current one.
     assert.deepEqual(kids(jwksDocument(gw, [key('c')], 20)), ['a', 'c']);
   });
+
+  it('a reload that keeps the keyId but changes the key publishes the new key under it, not the old one', () => {
+    const gw = gateway();
+    const old: PublishedKey = { kid: 'fixed', jwk: { kty: 'OKP', kid: 'fixed', x: 'old' }, ttlSeconds: 30 };
+    const renewed: PublishedKey = { kid: 'fixed', jwk: { kty: 'OKP', kid: 'fixed', x: 'new' }, ttlSeconds: 30 };
+    notePublishedKeys(gw, [old]);
+    assert.deepEqual(jwksDocument(gw, [old], 0)?.keys, [old.jwk]);
+    assert.deepEqual(jwksDocument(gw, [renewed], 10)?.keys, [renewed.jwk]);
+    assert.deepEqual(jwksDocument(gw, [renewed], 20)?.keys, [renewed.jwk]);
+  });
 });

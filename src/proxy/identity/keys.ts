@@ -22,6 +22,10 @@ export function notePublishedKeys(gw: Gateway, keys: readonly PublishedKey[]): v
   }
 }
 
+function sameKey(a: PublishedKey, b: PublishedKey): boolean {
+  return JSON.stringify(a.jwk) === JSON.stringify(b.jwk);
+}
+
 function isListed(list: readonly Listed[], kid: string): boolean {
   for (const k of list) if (k.kid === kid && k.retiredAt === null) return true;
   return false;
@@ -32,7 +36,9 @@ function isListed(list: readonly Listed[], kid: string): boolean {
  * admin port answers 404). Keys no longer current are retired here and dropped once expired.
  */
 export function jwksDocument(gw: Gateway, current: readonly PublishedKey[], nowMs: number): { keys: Array<Record<string, unknown>> } | null {
-  const list = published.get(gw) ?? [];
+  // A reload that keeps an explicit keyId but changes the key: one kid cannot name two keys (a
+  // verifier picks by kid), so the old key goes at once and the new one is published under it.
+  const list = (published.get(gw) ?? []).filter((k) => !current.some((c) => c.kid === k.kid && !sameKey(c, k)));
   for (const k of list) if (k.retiredAt === null && !current.some((c) => c.kid === k.kid)) k.retiredAt = nowMs;
   for (const c of current) if (!isListed(list, c.kid)) list.push({ ...c, retiredAt: null });
   const live = list.filter((k) => k.retiredAt === null || nowMs - k.retiredAt < (k.ttlSeconds + 60) * 1000);
