@@ -9,8 +9,9 @@ import { signRequest } from '../../src/oauth1/index.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import { startTestAppB, type TestAppB } from '../helpers/appb.js';
-import { LINK_ID, rsaPair, runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
-import { APP_A_KEY, PUBLIC_BASE, problemOf, rawExchange, send, signWithGatewaySigner, startHarness, type Harness, type Sent } from './harness.js';
+import { LINK_ID, rsaPair, runtimeConfig, tempDir, testConfigObject, PUBLIC_BASE } from '../helpers/fixtures.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { APP_A_KEY, problemOf, rawExchange, send, signWithGatewaySigner, type Sent } from '../helpers/clients.js';
 import { resources } from '../helpers/cleanup.js';
 
 function assertProblem(r: Sent, status: number, problem: string): void {
