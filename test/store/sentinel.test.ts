@@ -19,8 +19,8 @@ import { runtimeConfig, tempDir, testConfigObject, ACCESS_PATH, PUBLIC_BASE } fr
 import { startRedis, testKeyPrefix } from '../helpers/redis.js';
 import { startSentinel, type EphemeralSentinel } from '../helpers/sentinel.js';
 import { startStubAppB, type StubAppB } from '../helpers/stub-appb.js';
-import { startCallbackServer, type Harness } from '../helpers/harness.js';
-import { Browser, decide, demoLogin, oauth10aClient, signedPost } from '../helpers/clients.js';
+import { startCallbackServer } from '../helpers/harness.js';
+import { Browser, decide, demoLogin, oauth10aClient, signedPost, type GatewayAt } from '../helpers/clients.js';
 import { fakeClock, storeContract } from './contract.js';
 
 const newKeys = () => parseKeyring(generateKeyringLine());
@@ -114,7 +114,7 @@ describe('Sentinel failover under signed traffic', () => {
   let callback: Awaited<ReturnType<typeof startCallbackServer>>;
   let t: ReturnType<typeof tempDir>;
   let client: OAuth10a;
-  let h: Harness;
+  let h: GatewayAt;
 
   before(async () => {
     t = tempDir('applink-sentinel-gw-');
@@ -137,7 +137,7 @@ describe('Sentinel failover under signed traffic', () => {
       const log = createLogger({ level: 'error', destination: { write: () => undefined } });
       running = await startGateway({ cfg: build(PUBLIC_BASE), log, listen: '127.0.0.1:0', adminListen: '127.0.0.1:0', defaultMetrics: false });
       running.gw.setCfg(build(running.publicUrl));
-      h = { url: running.publicUrl } as Harness;
+      h = { url: running.publicUrl };
       client = oauth10aClient('rsa');
     } catch (err) {
       await running?.close();
