@@ -9,7 +9,7 @@ import { storeFromConfig } from '../../src/server/serve.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { parseKeyring } from '../../src/store/crypto.js';
 import type { AccessToken, TokenStore } from '../../src/store/types.js';
-import { LINK_ID, runtimeConfig, tempDir, testConfigObject, writeConfig } from '../helpers/fixtures.js';
+import { LINK_ID, runtimeConfig, tempDir, testConfigObject, writeConfig, HMAC_LINK_ID } from '../helpers/fixtures.js';
 import { main } from '../../src/cli.js';
 import { runCli } from '../helpers/process.js';
 import { runMain } from '../ops/helpers.js';
@@ -130,7 +130,7 @@ describe('applink-gateway links list', () => {
     assert.match(rows[1] ?? '', /^link-hmac\s+AppH\s+app-h\s+HMAC-SHA1\s+3LO 2LOi\(deny admin\)/);
     assert.equal(json.code, 0, json.stderr);
     const parsed = JSON.parse(json.stdout) as Array<{ id: string; flows: string[]; publicKeys: number }>;
-    assert.deepEqual(parsed.map((l) => l.id), [LINK_ID, 'link-hmac']);
+    assert.deepEqual(parsed.map((l) => l.id), [LINK_ID, HMAC_LINK_ID]);
     assert.equal(parsed[0]?.publicKeys, 1);
   });
 });
@@ -156,7 +156,7 @@ describe('applink-gateway tokens (against Redis)', () => {
     const cfg = runtimeConfig(t, obj);
     store = storeFromConfig(cfg, createLogger({ level: 'silent' }));
     issued.alice1 = await grant('alice', LINK_ID, 'app-a');
-    issued.alice2 = await grant('Alice', 'link-hmac', 'app-h');
+    issued.alice2 = await grant('Alice', HMAC_LINK_ID, 'app-h');
     issued.bob = await grant('bob', LINK_ID, 'app-a');
     issued.carol = await grant('carol', LINK_ID, 'app-a');
   });
@@ -205,7 +205,7 @@ describe('applink-gateway tokens (against Redis)', () => {
     assert.equal(wrongValue.code, 4, 'a value that is not a live token revokes nothing');
     assert.notEqual(await store.getAccessToken(issued.alice1?.token ?? ''), null);
 
-    const byUserAndLink = await runCli(['tokens', 'revoke', '--user', 'alice', '--link', 'link-hmac', '--config', file]);
+    const byUserAndLink = await runCli(['tokens', 'revoke', '--user', 'alice', '--link', HMAC_LINK_ID, '--config', file]);
     assert.equal(byUserAndLink.code, 0, byUserAndLink.stderr);
     assert.match(byUserAndLink.stdout, /Revoked 1 token \(user alice, link link-hmac\)/);
     assert.equal(await store.getAccessToken(issued.alice2?.token ?? ''), null);

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { tempDir, testConfigObject, writeConfig } from '../helpers/fixtures.js';
 import { testRedisUrl } from '../helpers/redis.js';
 import { runCli, startCli } from '../helpers/process.js';
-import { eventually, metricValue, metrics, startAppB } from '../ops/helpers.js';
+import { eventually, metricValue, metrics } from '../ops/helpers.js';
+import { startStubAppB } from '../helpers/stub-appb.js';
 
 describe('applink-gateway serve with server.workers: 2', () => {
   it('is refused on the memory store with a clear message', async () => {
@@ -22,7 +23,7 @@ describe('applink-gateway serve with server.workers: 2', () => {
 
   it('serves from two workers, aggregates their metrics, reloads and stops them all', async () => {
     const t = tempDir();
-    const appB = await startAppB();
+    const appB = await startStubAppB();
     const file = writeConfig(t, testConfigObject(t, { redisUrl: await testRedisUrl(), upstreamUrl: appB.url, patch: { server: { workers: 2 }, shutdown: { delaySeconds: 0, graceSeconds: 5 } } }));
     const { child, line, lines, exited } = await startCli(['serve', '--config', file], (l) => l.msg === 'gateway listening' && l.workers === 2, { timeoutMs: 60_000 });
     try {

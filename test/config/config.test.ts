@@ -1,7 +1,7 @@
 // Configuration: a valid file resolves; each mistake is refused with its key path named.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { tempDir, testConfigObject, runtimeConfig, writeConfig, deepMerge } from '../helpers/fixtures.js';
+import { tempDir, testConfigObject, runtimeConfig, writeConfig, deepMerge, APP_H_SECRET, PUBLIC_BASE } from '../helpers/fixtures.js';
 import { loadConfigFile, configPathFrom } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/issues.js';
 
@@ -29,11 +29,11 @@ describe('configuration', () => {
     assert.equal(a.gatewayInitiated, false);
     assert.equal(a.threeLegged, true);
     assert.ok(a.denyUsersLower.has('admin'));
-    assert.equal(cfg.linksByConsumerKey.get('app-h')?.sharedSecret, 'hmac-secret-of-app-h');
+    assert.equal(cfg.linksByConsumerKey.get('app-h')?.sharedSecret, APP_H_SECRET);
     assert.equal(cfg.config.oauth.accessTokenTtlSeconds, 157680000);
     assert.equal(cfg.config.oauth.requestTokenTtlSeconds, 600);
     assert.equal(cfg.config.shutdown.delaySeconds, 5);
-    assert.equal(cfg.signatureBaseUrl.href, 'http://gateway.test/');
+    assert.equal(cfg.signatureBaseUrl.href, `${PUBLIC_BASE}/`);
     assert.equal(cfg.identity.mode, 'oauth1');
   });
 

@@ -43,7 +43,29 @@ export function tempDir(prefix = 'applink-test-') {
   };
 }
 
+// The fixture's names and secrets, shared by every test that talks about them.
+/** app-a's link (RSA-SHA1). */
 export const LINK_ID = '0f9a3c1e-5b7d-4c1a-9e2f-3a4b5c6d7e8f';
+/** app-h's link (HMAC-SHA1). */
+export const HMAC_LINK_ID = 'link-hmac';
+/** app-h's consumer secret (HMAC-SHA1). */
+export const APP_H_SECRET = 'hmac-secret-of-app-h';
+/** The gateway's consumer secret at AppB (oauth1 identity, HMAC-SHA1). */
+export const GATEWAY_HMAC_SECRET = 'gateway-consumer-secret-for-appb';
+/** server.publicBaseUrl of the fixture: what AppA signs. */
+export const PUBLIC_BASE = 'http://gateway.test';
+/** AppA's OAuth callback path (the login dance's access step). */
+export const ACCESS_PATH = '/plugins/servlet/applinks/oauth/login-dance/access';
+/** The audience and issuer of the gateway's JWTs (jwt identity). */
+export const JWT_AUDIENCE = 'https://appb.internal';
+export const JWT_ISSUER = 'https://gateway.test';
+
+/** The two AppA links of the fixture: app-a signs RSA-SHA1, app-h HMAC-SHA1. */
+export const LINKS = {
+  rsa: { consumerKey: 'app-a', linkId: LINK_ID, method: 'RSA-SHA1' as const },
+  hmac: { consumerKey: 'app-h', linkId: HMAC_LINK_ID, method: 'HMAC-SHA1' as const },
+};
+export type LinkKind = keyof typeof LINKS;
 
 /**
  * A complete, valid configuration object for tests: one RSA link `app-a`, one HMAC link
@@ -56,11 +78,11 @@ export function testConfigObject(t: ReturnType<typeof tempDir>, opts: { redisUrl
   t.write('app-a.pub.pem', appA.publicPem);
   t.write('gateway.pem', gatewayKey.privatePem);
   t.write('gateway.pub.pem', gatewayKey.publicPem);
-  t.write('app-h.secret', 'hmac-secret-of-app-h\n');
+  t.write('app-h.secret', `${APP_H_SECRET}\n`);
   t.write('store.key', `${randomBytes(32).toString('base64')}\n`);
   t.write('header.secret', randomBytes(24).toString('hex'));
   const base: Record<string, unknown> = {
-    server: { listen: '127.0.0.1:0', publicBaseUrl: opts.publicBaseUrl ?? 'http://gateway.test' },
+    server: { listen: '127.0.0.1:0', publicBaseUrl: opts.publicBaseUrl ?? PUBLIC_BASE },
     admin: { listen: '127.0.0.1:0' },
     upstream: {
       url: opts.upstreamUrl ?? 'http://127.0.0.1:1',
@@ -75,12 +97,12 @@ export function testConfigObject(t: ReturnType<typeof tempDir>, opts: { redisUrl
         consumerKey: 'app-a',
         signatureMethods: ['RSA-SHA1'],
         publicKeyFile: 'app-a.pub.pem',
-        callbackUrls: ['https://appa.example.com/plugins/servlet/applinks/oauth/login-dance/access', 'oob'],
+        callbackUrls: [`https://appa.example.com${ACCESS_PATH}`, 'oob'],
         impersonation: { enabled: true, denyUsers: ['admin'] },
         twoLegged: { enabled: true, executeAs: 'svc-appa' },
       },
       {
-        id: 'link-hmac',
+        id: HMAC_LINK_ID,
         name: 'AppH',
         consumerKey: 'app-h',
         signatureMethods: ['HMAC-SHA1'],

@@ -20,7 +20,7 @@ import { createLogger } from '../../src/ops/logger.js';
 import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import { accessHandleOfToken } from '../../src/store/tokens.js';
 import { PYTHON, startTestAppB, type TestAppB } from '../helpers/appb.js';
-import { rsaPair, tempDir, testConfigObject } from '../helpers/fixtures.js';
+import { rsaPair, tempDir, testConfigObject, PUBLIC_BASE } from '../helpers/fixtures.js';
 import {
   JIRA_ACCESS_TTL_MS,
   createJiraDb,
@@ -36,9 +36,8 @@ import {
 } from '../helpers/jira-db.js';
 import { runCli } from '../helpers/process.js';
 import { testRedisUrl } from '../helpers/redis.js';
-import { send } from '../proxy/harness.js';
+import { send } from '../helpers/clients.js';
 
-const PUBLIC_BASE = 'http://gateway.test';
 const APPA_KEY = 'jira-appa:7';
 const WIKI_KEY = 'wiki:12';
 /** As Atlassian's RSAKeys.toPemEncoding stores a key: base64 DER, no PEM lines. */

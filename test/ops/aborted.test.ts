@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import { runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
-import { captureLogger, eventually, metrics, metricValue, startAppB } from './helpers.js';
+import { captureLogger, eventually, metrics, metricValue } from './helpers.js';
+import { startStubAppB, type StubAppB } from '../helpers/stub-appb.js';
 import { resources } from '../helpers/cleanup.js';
 
 /** Sends the head and half of a declared body over a raw socket, then closes it. */
@@ -31,14 +32,14 @@ describe('uploads aborted mid-body', () => {
   const t = tempDir();
   const cap = captureLogger('debug');
   let running: RunningGateway;
-  let appB: Awaited<ReturnType<typeof startAppB>>;
+  let appB: StubAppB;
 
   // Closed by `after` even when `before` fails half-way.
   const res = resources();
   before(async () => {
     res.defer(() => t.cleanup());
     // AppB answers a streamed upload only after a while, as one reading the whole body would.
-    appB = res.add(await startAppB({ delayMs: (req) => (req.url?.startsWith('/rest/api/2/attachment') ? 500 : 0) }), (a) => a.close());
+    appB = res.add(await startStubAppB({ delayMs: (req) => (req.url?.startsWith('/rest/api/2/attachment') ? 500 : 0) }), (a) => a.close());
     running = res.add(await startGateway({ cfg: runtimeConfig(t, testConfigObject(t, { upstreamUrl: appB.url })), log: cap.log, defaultMetrics: false }), (r) => r.close());
   });
   after(() => res.close());

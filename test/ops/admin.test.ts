@@ -5,19 +5,20 @@ import assert from 'node:assert/strict';
 import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import { LINK_ID, rsaPair, runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
 import { startRedis, testRedisUrl } from '../helpers/redis.js';
-import { captureLogger, eventually, metricValue, metrics, requestToken, startAppB } from './helpers.js';
+import { captureLogger, eventually, metricValue, metrics, requestToken } from './helpers.js';
+import { startStubAppB, type StubAppB } from '../helpers/stub-appb.js';
 import { resources } from '../helpers/cleanup.js';
 
 describe('admin listener', () => {
   const t = tempDir();
   let running: RunningGateway;
-  let appB: Awaited<ReturnType<typeof startAppB>>;
+  let appB: StubAppB;
 
   // Closed by `after` even when `before` fails half-way.
   const res = resources();
   before(async () => {
     res.defer(() => t.cleanup());
-    appB = res.add(await startAppB(), (a) => a.close());
+    appB = res.add(await startStubAppB(), (a) => a.close());
     const cfg = runtimeConfig(t, testConfigObject(t, { redisUrl: await testRedisUrl(), upstreamUrl: appB.url }));
     running = res.add(await startGateway({ cfg, log: captureLogger('warn').log }), (r) => r.close());
   });

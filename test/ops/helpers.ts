@@ -1,10 +1,9 @@
 // Shared pieces of the operations tests: a log capture, metric reading, a signed request.
-// (The CLI as a child process: test/helpers/process.ts.)
+// (The CLI as a child process: test/helpers/process.ts; an AppB: test/helpers/stub-appb.ts.)
 import { createPrivateKey } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '../../src/ops/logger.js';
 import { signRequest } from '../../src/oauth1/index.js';
+import { PUBLIC_BASE } from '../helpers/fixtures.js';
 
 /** A logger whose JSON lines are kept in memory (parsed, and raw for secret scans). */
 export function captureLogger(level = 'debug'): { log: Logger; lines: Array<Record<string, unknown>>; raw: string[] } {
@@ -60,42 +59,13 @@ export async function requestToken(
   const path = '/plugins/servlet/oauth/request-token';
   const signed = await signRequest({
     method: 'POST',
-    url: `${opts.publicBaseUrl ?? 'http://gateway.test'}${path}`,
+    url: `${opts.publicBaseUrl ?? PUBLIC_BASE}${path}`,
     consumerKey: opts.consumerKey,
     signatureMethod: 'RSA-SHA1',
     privateKey: createPrivateKey(opts.privatePem),
     extraOAuth: { oauth_callback: opts.callback ?? 'oob' },
   });
   return fetch(`${publicUrl}${path}`, { method: 'POST', headers: { Authorization: signed.authorization, ...opts.headers } });
-}
-
-/** A small AppB on port 0: answers every request after `delayMs` with JSON about it. */
-export async function startAppB(opts: { delayMs?: number | ((req: http.IncomingMessage) => number) } = {}): Promise<{
-  url: string;
-  requests: http.IncomingMessage[];
-  close(): Promise<void>;
-}> {
-  const requests: http.IncomingMessage[] = [];
-  const server = http.createServer((req, res) => {
-    requests.push(req);
-    const delay = typeof opts.delayMs === 'function' ? opts.delayMs(req) : (opts.delayMs ?? 0);
-    req.resume();
-    setTimeout(() => {
-      res.setHeader('Content-Type', 'application/json');
-      res.end(JSON.stringify({ path: req.url, user: req.headers['x-forwarded-user'] ?? null }));
-    }, delay);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
 }
 
 /** Calls the CLI's main() in this process, capturing what it prints (for help texts and usage errors). */

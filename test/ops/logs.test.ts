@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { createPrivateKey } from 'node:crypto';
 import { signRequest, parseForm } from '../../src/oauth1/index.js';
 import { startGateway, type RunningGateway } from '../../src/server/serve.js';
-import { LINK_ID, rsaPair, runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
-import { captureLogger, eventually, requestToken, startAppB } from './helpers.js';
+import { LINK_ID, rsaPair, runtimeConfig, tempDir, testConfigObject, PUBLIC_BASE } from '../helpers/fixtures.js';
+import { captureLogger, eventually, requestToken } from './helpers.js';
+import { startStubAppB, type StubAppB } from '../helpers/stub-appb.js';
 import { resources } from '../helpers/cleanup.js';
 
 describe('the logger itself', () => {
@@ -45,13 +46,13 @@ describe('request and audit lines of the public port', () => {
   const t = tempDir();
   const cap = captureLogger('info');
   let running: RunningGateway;
-  let appB: Awaited<ReturnType<typeof startAppB>>;
+  let appB: StubAppB;
 
   // Closed by `after` even when `before` fails half-way.
   const res = resources();
   before(async () => {
     res.defer(() => t.cleanup());
-    appB = res.add(await startAppB(), (a) => a.close());
+    appB = res.add(await startStubAppB(), (a) => a.close());
     running = res.add(await startGateway({ cfg: runtimeConfig(t, testConfigObject(t, { upstreamUrl: appB.url })), log: cap.log }), (r) => r.close());
   });
   after(() => res.close());
@@ -111,7 +112,7 @@ describe('request and audit lines of the public port', () => {
     // An exchange with a wrong verifier, carrying the token: refused, and still nothing secret logged.
     const signed = await signRequest({
       method: 'POST',
-      url: 'http://gateway.test/plugins/servlet/oauth/access-token',
+      url: `${PUBLIC_BASE}/plugins/servlet/oauth/access-token`,
       consumerKey: 'app-a',
       signatureMethod: 'RSA-SHA1',
       privateKey: createPrivateKey(rsaPair(0).privatePem),

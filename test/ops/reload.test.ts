@@ -7,7 +7,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { loadConfigFile } from '../../src/config/load.js';
 import { startGateway, type RunningGateway } from '../../src/server/serve.js';
-import { LINK_ID, rsaPair, tempDir, testConfigObject, writeConfig } from '../helpers/fixtures.js';
+import { LINK_ID, rsaPair, tempDir, testConfigObject, writeConfig, HMAC_LINK_ID } from '../helpers/fixtures.js';
 import { startCli } from '../helpers/process.js';
 import { captureLogger, eventually, metricValue, metrics, requestToken } from './helpers.js';
 
@@ -53,7 +53,7 @@ describe('live reload of the configuration file', () => {
     const line = cap.lines.find((l) => l.msg === 'configuration reloaded');
     assert.ok(line, 'a reload log line');
     assert.deepEqual(line.linksAdded, ['link-new']);
-    assert.deepEqual((line.linksRemoved as string[]).sort(), [LINK_ID, 'link-hmac'].sort());
+    assert.deepEqual((line.linksRemoved as string[]).sort(), [LINK_ID, HMAC_LINK_ID].sort());
     assert.equal(metricValue(await metrics(running.adminUrl), 'applink_config_reloads_total', { result: 'success' }), 1);
     rewrite(base);
     await waitFor(() => running.gw.cfg().linksByConsumerKey.has('app-a'), 'the original links back');

@@ -9,7 +9,8 @@ import { startGateway } from '../../src/server/serve.js';
 import { runtimeConfig, tempDir, testConfigObject, writeConfig } from '../helpers/fixtures.js';
 import { testRedisUrl } from '../helpers/redis.js';
 import { startCli } from '../helpers/process.js';
-import { captureLogger, eventually, startAppB } from './helpers.js';
+import { captureLogger, eventually } from './helpers.js';
+import { startStubAppB, type StubRequest } from '../helpers/stub-appb.js';
 
 /** GET with node:http so the Connection header and socket fate are visible. */
 function get(url: string, agent?: http.Agent): Promise<{ status: number; body: string; connection: string | undefined }> {
@@ -24,12 +25,12 @@ function get(url: string, agent?: http.Agent): Promise<{ status: number; body: s
   });
 }
 
-const slowPaths = (ms: number) => (req: http.IncomingMessage) => (req.url?.startsWith('/slow') ? ms : 0);
+const slowPaths = (ms: number) => (req: StubRequest) => (req.url.startsWith('/slow') ? ms : 0);
 
 describe('graceful shutdown, in process', () => {
   it('drains in-flight requests, refuses new connections after the delay, closes idle keep-alive sockets and Redis', async () => {
     const t = tempDir();
-    const appB = await startAppB({ delayMs: slowPaths(1200) });
+    const appB = await startStubAppB({ delayMs: slowPaths(1200) });
     const cap = captureLogger('info');
     const running = await startGateway({ cfg: runtimeConfig(t, testConfigObject(t, { upstreamUrl: appB.url, redisUrl: await testRedisUrl() })), log: cap.log });
     // Its own agent: the slow requests below must not reuse the idle socket.
@@ -96,7 +97,7 @@ describe('graceful shutdown, in process', () => {
 
   it('closes what is still running when the grace period is over', async () => {
     const t = tempDir();
-    const appB = await startAppB({ delayMs: slowPaths(3000) });
+    const appB = await startStubAppB({ delayMs: slowPaths(3000) });
     const cap = captureLogger('info');
     const running = await startGateway({ cfg: runtimeConfig(t, testConfigObject(t, { upstreamUrl: appB.url })), log: cap.log });
     try {
@@ -123,12 +124,10 @@ describe('graceful shutdown with a WebSocket open', () => {
   /** AppB with a WebSocket echo, the gateway in front of it, and one open WebSocket through it. */
   async function openSocket() {
     const t = tempDir();
-    const upstream = http.createServer((_req, res) => res.end('ok'));
-    const wss = new WebSocketServer({ server: upstream });
+    const upstream = await startStubAppB();
+    const wss = new WebSocketServer({ server: upstream.server });
     wss.on('connection', (ws) => ws.on('message', (m) => ws.send(`echo ${String(m)}`)));
-    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-    const upstreamUrl = `http://127.0.0.1:${(upstream.address() as import('node:net').AddressInfo).port}`;
-    const running = await startGateway({ cfg: runtimeConfig(t, testConfigObject(t, { upstreamUrl })), log: captureLogger('silent').log });
+    const running = await startGateway({ cfg: runtimeConfig(t, testConfigObject(t, { upstreamUrl: upstream.url })), log: captureLogger('silent').log });
     const ws = new WebSocket(`${running.publicUrl.replace('http', 'ws')}/socket`);
     await new Promise((r, j) => {
       ws.once('open', r);
@@ -138,8 +137,7 @@ describe('graceful shutdown with a WebSocket open', () => {
       await running.close();
       for (const c of wss.clients) c.terminate();
       wss.close();
-      upstream.closeAllConnections();
-      upstream.close();
+      await upstream.close();
       t.cleanup();
     };
     return { running, ws, wss, cleanup };
@@ -178,7 +176,7 @@ describe('graceful shutdown with a WebSocket open', () => {
 describe('graceful shutdown of applink-gateway serve', () => {
   it('finishes the slow requests in flight at SIGTERM and exits 0', async () => {
     const t = tempDir();
-    const appB = await startAppB({ delayMs: slowPaths(1500) });
+    const appB = await startStubAppB({ delayMs: slowPaths(1500) });
     const file = writeConfig(t, testConfigObject(t, { upstreamUrl: appB.url, patch: { shutdown: { delaySeconds: 0.3, graceSeconds: 10 } } }));
     const { child, line, lines, exited } = await startCli(['serve', '--config', file], (l) => l.msg === 'gateway listening', { env: { REDIS_URL: '' } });
     try {

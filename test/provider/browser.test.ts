@@ -9,7 +9,9 @@ import { launchChromium } from '../helpers/browser.js';
 import { resources } from '../helpers/cleanup.js';
 import { requirePrerequisites } from '../helpers/prerequisites.js';
 import { ROOT } from '../helpers/process.js';
-import { npmConsumer, startHarness, LINK_ID, type Harness } from './support.js';
+import { DANCE, startHarness, type Harness } from '../helpers/harness.js';
+import { npmConsumer } from '../helpers/clients.js';
+import { LINK_ID } from '../helpers/fixtures.js';
 
 describe('approval in headless Chromium', () => {
   let h: Harness;
@@ -19,7 +21,7 @@ describe('approval in headless Chromium', () => {
   const res = resources();
   before(async () => {
     requirePrerequisites('chromium');
-    h = res.add(await startHarness({ store: 'redis' }), (x) => x.close());
+    h = res.add(await startHarness({ ...DANCE, store: 'redis' }), (x) => x.close());
     chromium = res.add(await launchChromium(), (b) => b.close());
   });
   after(() => res.close());

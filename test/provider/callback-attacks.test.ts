@@ -3,19 +3,9 @@
 // the stored one (in the approval POST or the page's query) must never be followed.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  ACCESS_PATH,
-  Browser,
-  decide,
-  demoLogin,
-  inputValue,
-  npmConsumer,
-  oauth10aClient,
-  signedPost,
-  startHarness,
-  type Harness,
-  type NpmError,
-} from './support.js';
+import { DANCE, startHarness, type Harness } from '../helpers/harness.js';
+import { Browser, decide, demoLogin, inputValue, npmConsumer, oauth10aClient, signedPost, type NpmError } from '../helpers/clients.js';
+import { ACCESS_PATH } from '../helpers/fixtures.js';
 
 const RT = '/plugins/servlet/oauth/request-token';
 
@@ -23,7 +13,7 @@ describe('callback attacks (Redis store)', () => {
   let h: Harness;
   let host: string;
   before(async () => {
-    h = await startHarness({ store: 'redis' });
+    h = await startHarness({ ...DANCE, store: 'redis' });
     host = new URL(h.callback.url).host;
   });
   after(() => h?.close());

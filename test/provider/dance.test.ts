@@ -3,21 +3,9 @@
 // expiry, reuse, wrong consumer, renewal, revocation, and the refusals' Problem Reporting format.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  Browser,
-  decide,
-  demoLogin,
-  inputValue,
-  linksOf,
-  npmConsumer,
-  oauth10aClient,
-  signedPost,
-  startHarness,
-  LINK_ID,
-  HMAC_LINK_ID,
-  type Harness,
-  type NpmError,
-} from './support.js';
+import { DANCE, linksOf, startHarness, type Harness } from '../helpers/harness.js';
+import { Browser, decide, demoLogin, inputValue, npmConsumer, oauth10aClient, signedPost, type NpmError } from '../helpers/clients.js';
+import { LINK_ID, HMAC_LINK_ID } from '../helpers/fixtures.js';
 
 const RT = '/plugins/servlet/oauth/request-token';
 const AT = '/plugins/servlet/oauth/access-token';
@@ -53,7 +41,7 @@ async function rejectsWith(p: Promise<unknown>, status: number, problem: string)
 describe('the OAuth 1.0a dance (Redis store)', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({ store: 'redis' });
+    h = await startHarness({ ...DANCE, store: 'redis' });
   });
   after(() => h?.close());
 
@@ -400,10 +388,10 @@ describe('the OAuth 1.0a dance (Redis store)', () => {
     for (const secret of [rt.token, rt.secret, verifier, at.token, at.secret, at.extra.oauth_session_handle ?? '']) {
       assert.ok(secret.length > 10 && !text.includes(secret), 'a secret reached the log');
     }
-    const audits = h.logLines().filter((l) => l.audit === true && l.handle === handle);
+    const audits = h.logs.filter((l) => l.audit === true && l.handle === handle);
     assert.deepEqual(audits.map((l) => l.event), ['token_issued', 'token_approved', 'token_exchanged']);
     assert.equal(audits[1]?.user, 'alice');
-    const requestLines = h.logLines().filter((l) => l.msg === 'request' && l.tokenHandle === handle);
+    const requestLines = h.logs.filter((l) => l.msg === 'request' && l.tokenHandle === handle);
     assert.ok(requestLines.every((l) => l.flow === 'dance'));
     const metrics = await h.running.gw.metrics.registry.getSingleMetricAsString('applink_dance_events_total');
     for (const event of ['issued', 'approved', 'denied', 'exchanged', 'renewed', 'revoked']) {
@@ -415,7 +403,7 @@ describe('the OAuth 1.0a dance (Redis store)', () => {
 describe('OAuth 1.0 clients (no callback, no verifier: jirashell --oauth-dance)', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({ store: 'redis' });
+    h = await startHarness({ ...DANCE, store: 'redis' });
   });
   after(() => h?.close());
 
@@ -454,8 +442,9 @@ describe('links that do not take part', () => {
   let h: Harness;
   before(async () => {
     h = await startHarness({
+      ...DANCE,
       store: 'redis',
-      patch: (obj) => {
+      edit: (obj) => {
         linksOf(obj)[1]!.threeLegged = false;
       },
     });

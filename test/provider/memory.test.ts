@@ -1,12 +1,13 @@
 // Smoke test on the embedded memory store: the same dance, one process.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Browser, decide, demoLogin, npmConsumer, oauth10aClient, signedPost, startHarness, type Harness, type NpmError } from './support.js';
+import { DANCE, startHarness, type Harness } from '../helpers/harness.js';
+import { Browser, decide, demoLogin, npmConsumer, oauth10aClient, signedPost, type NpmError } from '../helpers/clients.js';
 
 describe('the dance on the memory store', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({ store: 'memory' });
+    h = await startHarness({ ...DANCE, store: 'memory' });
   });
   after(() => h?.close());
 

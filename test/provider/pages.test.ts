@@ -3,8 +3,9 @@
 // session endpoint, trusted-header).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Browser, decide, demoLogin, inputValue, linksOf, npmConsumer, startHarness, type Harness } from './support.js';
-import { startAppB, type TestAppB } from './appb.js';
+import { DANCE, linksOf, startHarness, type Harness } from '../helpers/harness.js';
+import { Browser, decide, demoLogin, inputValue, npmConsumer } from '../helpers/clients.js';
+import { startStubAppB, type StubAppB } from '../helpers/stub-appb.js';
 import { resources } from '../helpers/cleanup.js';
 
 const AUTHORIZE = '/plugins/servlet/oauth/authorize';
@@ -16,7 +17,7 @@ function authorizeUrl(token: string): string {
 describe('the approval page (demo sign-in, Redis store)', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({ store: 'redis' });
+    h = await startHarness({ ...DANCE, store: 'redis' });
   });
   after(() => h?.close());
 
@@ -146,15 +147,16 @@ describe('the approval page (demo sign-in, Redis store)', () => {
 });
 
 describe('userAuth upstream-session (a real AppB session endpoint)', () => {
-  let appb: TestAppB;
+  let appb: StubAppB;
   let h: Harness;
   // Closed by `after` even when `before` fails half-way.
   const started = resources();
   before(async () => {
-    appb = started.add(await startAppB(), (a) => a.close());
+    appb = started.add(await startStubAppB(), (a) => a.close());
     h = await startHarness({
+      ...DANCE,
       store: 'redis',
-      patch: (obj) => {
+      edit: (obj) => {
         obj.upstream = { ...(obj.upstream as object), url: appb.url, timeoutMs: 300 };
         obj.userAuth = { mode: 'upstream-session', cacheSeconds: 15 };
       },
@@ -212,8 +214,9 @@ describe('userAuth trusted-header', () => {
   let h: Harness;
   before(async () => {
     h = await startHarness({
+      ...DANCE,
       store: 'memory',
-      patch: (obj) => {
+      edit: (obj) => {
         obj.userAuth = { mode: 'trusted-header', header: 'X-Remote-User', trustedSources: ['127.0.0.1/32', '::1'], loginUrl: 'https://sso.example/login?rd={return}' };
       },
     });

@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
-import { rsaPair, tempDir } from '../helpers/fixtures.js';
+import { rsaPair, tempDir, LINK_ID } from '../helpers/fixtures.js';
 import { PYTHON, requirePrerequisites } from '../helpers/prerequisites.js';
-import { Browser, demoLogin, decide, startHarness, LINK_ID, type Harness } from './support.js';
+import { DANCE, startHarness, type Harness } from '../helpers/harness.js';
+import { Browser, demoLogin, decide } from '../helpers/clients.js';
 
 const SCRIPT = path.join(import.meta.dirname, 'requests_oauthlib_dance.py');
 const JIRASHELL = path.join(import.meta.dirname, 'jirashell_oauth_dance.py');
@@ -19,7 +20,7 @@ describe('real Python clients against the gateway', () => {
   before(async () => {
     // Missing clients fail here at once, before anything is started.
     requirePrerequisites('python:requests_oauthlib,jira');
-    h = await startHarness({ store: 'redis' });
+    h = await startHarness({ ...DANCE, store: 'redis' });
   });
   after(async () => {
     t.cleanup();

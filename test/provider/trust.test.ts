@@ -3,7 +3,9 @@
 // the `oauth` package (RSA-SHA1) and oauth-1.0a (HMAC-SHA1).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Browser, decide, demoLogin, inputValue, linksOf, npmConsumer, oauth10aClient, signedPost, startHarness, LINK_ID, HMAC_LINK_ID, type Harness } from './support.js';
+import { DANCE, linksOf, startHarness, type Harness } from '../helpers/harness.js';
+import { Browser, decide, demoLogin, inputValue, npmConsumer, oauth10aClient, signedPost } from '../helpers/clients.js';
+import { LINK_ID, HMAC_LINK_ID } from '../helpers/fixtures.js';
 
 const ENTRY = '/plugins/servlet/applinks/oauth/login-dance/authorize';
 
@@ -11,8 +13,9 @@ describe('the gateway-initiated dance (flow 1c, Redis store)', () => {
   let h: Harness;
   before(async () => {
     h = await startHarness({
+      ...DANCE,
       store: 'redis',
-      patch: (obj) => {
+      edit: (obj) => {
         const [a, hm] = linksOf(obj);
         a!.gatewayInitiated = true;
         hm!.gatewayInitiated = true;

@@ -8,8 +8,9 @@ import { collectParams, isOAuthProblem } from '../../src/oauth1/index.js';
 import { checkRequestorEncoding } from '../../src/proxy/plan.js';
 import { hasLoneSurrogate, isValidUserName } from '../../src/userauth/names.js';
 import { runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
-import { startAppB, type TestAppB } from './appb.js';
-import { Browser, linksOf, startHarness, type Harness } from './support.js';
+import { startStubAppB, type StubAppB } from '../helpers/stub-appb.js';
+import { DANCE, linksOf, startHarness, type Harness } from '../helpers/harness.js';
+import { Browser } from '../helpers/clients.js';
 import { resources } from '../helpers/cleanup.js';
 
 const LONE = 'dora\ud800';
@@ -54,15 +55,16 @@ describe('user names with an unpaired surrogate', () => {
 });
 
 describe('userAuth upstream-session: AppB names a user with an unpaired surrogate (Redis store)', () => {
-  let appb: TestAppB;
+  let appb: StubAppB;
   let h: Harness;
   // Closed by `after` even when `before` fails half-way.
   const started = resources();
   before(async () => {
-    appb = started.add(await startAppB(), (a) => a.close());
+    appb = started.add(await startStubAppB(), (a) => a.close());
     h = await startHarness({
+      ...DANCE,
       store: 'redis',
-      patch: (obj) => {
+      edit: (obj) => {
         obj.upstream = { ...(obj.upstream as object), url: appb.url, timeoutMs: 2000 };
         obj.userAuth = { mode: 'upstream-session', cacheSeconds: 0 };
       },

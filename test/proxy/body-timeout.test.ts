@@ -3,7 +3,8 @@
 // (rawExchange sends the head and part of the body, then waits for the server to close).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rawExchange, startHarness, send, trickle, type Harness } from './harness.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { rawExchange, send, trickle } from '../helpers/clients.js';
 
 const formHead = (path: string, length: number) =>
   `POST ${path} HTTP/1.1\r\nHost: gateway.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${length}\r\n\r\n`;

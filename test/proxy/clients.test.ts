@@ -4,7 +4,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { requirePrerequisites } from '../helpers/prerequisites.js';
-import { sendWithRequestsOAuthlib, startHarness, type Harness } from './harness.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { sendWithRequestsOAuthlib } from '../helpers/clients.js';
 import type { AppBRequest } from '../helpers/appb.js';
 
 describe('requests-oauthlib as AppA (oauth1 HMAC identity, Redis store)', () => {

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { Redis } from 'ioredis';
 import { startRedis, type EphemeralRedis } from '../helpers/redis.js';
-import { problemOf, signWithGatewaySigner, startHarness, type Harness, type LinkKind, type Sent } from './harness.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { problemOf, signWithGatewaySigner, type Sent } from '../helpers/clients.js';
+import { type LinkKind } from '../helpers/fixtures.js';
 
 const TARGET = '/rest/api/2/myself';
 const TRUSTED_PROXY = '127.0.0.1';

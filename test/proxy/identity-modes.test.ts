@@ -7,7 +7,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { allModes, RESERVED_IDENTITY_HEADERS, type IdentityModeName } from '../../src/proxy/identity/index.js';
 import { compiledOf } from '../../src/proxy/compiled.js';
-import { send, signWithGatewaySigner, startHarness, type Harness, type IdentityKind } from './harness.js';
+import { send, signWithGatewaySigner } from '../helpers/clients.js';
+import { startHarness, type Harness, type IdentityKind } from '../helpers/harness.js';
 import type { AppBRequest } from '../helpers/appb.js';
 
 /** The harness identity that runs each registered mode. */

@@ -6,17 +6,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
-import {
-  LINKS,
-  send,
-  signWithGatewaySigner,
-  signWithOAuth10a,
-  startHarness,
-  type Harness,
-  type IdentityKind,
-  type LinkKind,
-  type SignOptions,
-} from './harness.js';
+import { startHarness, type Harness, type IdentityKind } from '../helpers/harness.js';
+import { send, signWithGatewaySigner, signWithOAuth10a, type SignOptions } from '../helpers/clients.js';
+import { LINKS, type LinkKind } from '../helpers/fixtures.js';
 import type { AppBRequest } from '../helpers/appb.js';
 
 type Flow = '3LO' | '2LO' | '2LOi';

@@ -5,7 +5,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { problemOf, rawExchange, send, signWithGatewaySigner, signWithOAuth10a, startHarness, type Harness } from './harness.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { problemOf, rawExchange, send, signWithGatewaySigner, signWithOAuth10a } from '../helpers/clients.js';
 
 const FORM = 'application/x-www-form-urlencoded';
 const bytes = (...parts: Array<string | number[]>) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));

@@ -7,7 +7,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { startRedis, type EphemeralRedis } from '../helpers/redis.js';
-import { problemOf, send, signWithGatewaySigner, startHarness, type Harness, type LinkKind } from './harness.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { problemOf, send, signWithGatewaySigner } from '../helpers/clients.js';
+import { type LinkKind } from '../helpers/fixtures.js';
 
 const TARGET = '/rest/api/2/myself';
 const FLOOD = 200;

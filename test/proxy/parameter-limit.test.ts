@@ -5,7 +5,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { problemOf, send, signWithGatewaySigner, startHarness, type Harness, type Sent } from './harness.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { problemOf, send, signWithGatewaySigner, type Sent } from '../helpers/clients.js';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');

@@ -7,8 +7,9 @@ import { signRequest } from '../../src/oauth1/index.js';
 import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { startRedis } from '../helpers/redis.js';
-import { LINK_ID } from '../helpers/fixtures.js';
-import { PUBLIC_BASE, problemOf, send, signWithGatewaySigner, startHarness, type Harness, type Sent } from './harness.js';
+import { LINK_ID, PUBLIC_BASE } from '../helpers/fixtures.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { problemOf, send, signWithGatewaySigner, type Sent } from '../helpers/clients.js';
 
 function assertProblem(r: Sent, status: number, problem: string): void {
   assert.equal(r.status, status, r.text);
@@ -18,9 +19,14 @@ function assertProblem(r: Sent, status: number, problem: string): void {
 
 describe('refused signed requests never reach AppB (Redis store)', () => {
   let h: Harness;
+  // The store's clock, ahead of real time by this much.
   let clock = 0;
+  const setClock = (ms: number) => {
+    h.advance(ms - clock);
+    clock = ms;
+  };
   before(async () => {
-    h = await startHarness({ identity: 'oauth1-rsa', storeNow: () => Date.now() + clock });
+    h = await startHarness({ identity: 'oauth1-rsa', movableClock: true });
   });
   after(() => h?.close());
 
@@ -97,13 +103,13 @@ describe('refused signed requests never reach AppB (Redis store)', () => {
     const token = { token: issued.access.token, secret: issued.access.secret };
     const target = '/rest/api/2/myself';
     try {
-      clock = 3601_000;
+      setClock(3601_000);
       await refused(target, await signWithGatewaySigner({ link: 'rsa', method: 'GET', target, token }), 401, 'token_expired');
       // Neither usable nor renewable: gone, as Redis drops it then (its key's TTL) on real time.
-      clock = 7201_000;
+      setClock(7201_000);
       await refused(target, await signWithGatewaySigner({ link: 'rsa', method: 'GET', target, token }), 401, 'token_rejected');
     } finally {
-      clock = 0;
+      setClock(0);
     }
   });
 

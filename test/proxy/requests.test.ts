@@ -5,7 +5,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
-import { PUBLIC_BASE, send, signWithGatewaySigner, startHarness, type Harness } from './harness.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { send, signWithGatewaySigner } from '../helpers/clients.js';
+import { PUBLIC_BASE } from '../helpers/fixtures.js';
 import type { AppBRequest } from '../helpers/appb.js';
 
 function headerOf(r: AppBRequest, name: string): string[] {

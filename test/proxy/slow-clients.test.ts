@@ -4,7 +4,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { send, startHarness, trickle, type Harness } from './harness.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { send, trickle } from '../helpers/clients.js';
 
 const GAP_MS = 100;
 

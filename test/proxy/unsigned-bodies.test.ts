@@ -6,10 +6,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import http from 'node:http';
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { send, signWithGatewaySigner, startHarness, type Harness } from './harness.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { send, signWithGatewaySigner } from '../helpers/clients.js';
+import { startStubAppB, type StubRequest } from '../helpers/stub-appb.js';
 
 const FORM = 'application/x-www-form-urlencoded';
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -26,47 +26,8 @@ function bigForm(bytes: number): Buffer {
   return Buffer.from(parts.join('&'));
 }
 
-/** What the recording upstream saw of one request. */
-interface Seen {
-  url: string;
-  bytes: number;
-  complete: boolean;
-  /** Resolves when AppB's side of the request is over (completed or cut short). */
-  closed: Promise<void>;
-}
-
-/** A Node upstream that records every connection and how much of each request body arrived. */
-async function startRecordingUpstream(): Promise<{ url: string; seen: Seen[]; connections: () => number; close(): Promise<void> }> {
-  const seen: Seen[] = [];
-  let connections = 0;
-  const server = http.createServer((req, res) => {
-    let closed!: () => void;
-    const s: Seen = { url: req.url ?? '', bytes: 0, complete: false, closed: new Promise((r) => (closed = r)) };
-    seen.push(s);
-    req.on('data', (c: Buffer) => (s.bytes += c.length));
-    // An AppB that answers before it has read the body.
-    if (s.url.startsWith('/answer-early')) res.end('early');
-    req.on('end', () => {
-      s.complete = true;
-      if (!res.writableEnded) res.end('ok');
-    });
-    req.on('close', () => closed());
-    // After an early answer Node's server no longer reports the request's close: its connection's.
-    req.socket.once('close', () => closed());
-  });
-  server.on('connection', () => connections++);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    seen,
-    connections: () => connections,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
+/** The stub AppB as a recording upstream: `/answer-early` answers before it has read the body. */
+const startRecordingUpstream = () => startStubAppB({ answer: (r) => (r.url.startsWith('/answer-early') ? { body: 'early', early: true } : { body: 'ok' }) });
 
 /**
  * Sends a request head and then body parts over one socket, `gapMs` apart (so they arrive as
@@ -166,30 +127,30 @@ describe('unsigned form bodies that carry OAuth parameters beyond the limit neve
 
   it('a large body with oauth_signature early → 413, AppB never received a request', async () => {
     const connectionsBefore = upstream.connections();
-    const seenBefore = upstream.seen.length;
+    const seenBefore = upstream.requests.length;
     const body = Buffer.concat([Buffer.from('a=1&oauth_signature=forged&'), bigForm(4 * LIMIT)]);
     const r = await send(h.url, { method: 'POST', target: '/early', body, headers: { 'content-type': FORM } }).catch((e: Error) => e);
     if (!(r instanceof Error)) assert.equal(r.status, 413);
     assert.equal((await requestLog(h, '/early')).status, 413);
-    assert.equal(upstream.seen.length, seenBefore, 'AppB received no request');
+    assert.equal(upstream.requests.length, seenBefore, 'AppB received no request');
     assert.equal(upstream.connections(), connectionsBefore, 'AppB was not even connected to');
   });
 
   it('a smuggled xoauth_requestor_id within the first limit bytes of a large body → 413, nothing sent', async () => {
-    const seenBefore = upstream.seen.length;
+    const seenBefore = upstream.requests.length;
     const body = Buffer.concat([bigForm(LIMIT / 2), Buffer.from('&xoauth_requestor_id=admin&'), bigForm(3 * LIMIT)]);
     const r = await send(h.url, { method: 'POST', target: '/early-requestor', body, headers: { 'content-type': FORM } }).catch((e: Error) => e);
     if (!(r instanceof Error)) assert.equal(r.status, 413);
-    assert.equal(upstream.seen.length, seenBefore);
+    assert.equal(upstream.requests.length, seenBefore);
   });
 
-  async function lateCase(path: string, framing: number | 'chunked', parts: Buffer[]): Promise<{ answer: string; seen: Seen; total: number }> {
+  async function lateCase(path: string, framing: number | 'chunked', parts: Buffer[]): Promise<{ answer: string; seen: StubRequest; total: number }> {
     const total = parts.reduce((n, p) => n + p.length, 0);
-    const seenBefore = upstream.seen.length;
+    const seenBefore = upstream.requests.length;
     const wire = framing === 'chunked' ? [...parts.map(chunk), Buffer.from('0\r\n\r\n')] : parts;
     const answer = await sendInParts(h.url, formHead(path, framing), wire);
-    assert.equal(upstream.seen.length, seenBefore + 1, 'the request had started streaming to AppB');
-    const seen = upstream.seen[seenBefore] as Seen;
+    assert.equal(upstream.requests.length, seenBefore + 1, 'the request had started streaming to AppB');
+    const seen = upstream.requests[seenBefore] as StubRequest;
     await seen.closed;
     return { answer, seen, total };
   }

@@ -5,7 +5,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { rawExchange, signWithGatewaySigner, startHarness, type Harness } from './harness.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { rawExchange, signWithGatewaySigner } from '../helpers/clients.js';
 
 interface RawAnswer {
   status: number;

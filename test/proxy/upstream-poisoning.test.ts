@@ -6,7 +6,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
-import { send, signWithGatewaySigner, startHarness, type Harness, type Sent } from './harness.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { send, signWithGatewaySigner, type Sent } from '../helpers/clients.js';
 
 /** A whole response AppB should never have sent; read as an answer, it would be someone else's. */
 const PLANTED = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 7\r\nX-Answer-For: planted\r\nX-Answer-Target: planted\r\n\r\nplanted';

@@ -15,12 +15,12 @@ import { createRedisStore } from '../../src/store/redis/index.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
 import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import { createLogger } from '../../src/ops/logger.js';
-import { runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
+import { runtimeConfig, tempDir, testConfigObject, ACCESS_PATH, PUBLIC_BASE } from '../helpers/fixtures.js';
 import { TEST_REDIS_TIMINGS, startRedis, testKeyPrefix } from '../helpers/redis.js';
 import { startSentinel, type EphemeralSentinel } from '../helpers/sentinel.js';
-import { startAppB } from '../ops/helpers.js';
-import { Browser, decide, demoLogin, oauth10aClient, signedPost, startCallbackServer, ACCESS_PATH } from '../provider/support.js';
-import type { Harness } from '../provider/support.js';
+import { startStubAppB, type StubAppB } from '../helpers/stub-appb.js';
+import { startCallbackServer } from '../helpers/harness.js';
+import { Browser, decide, demoLogin, oauth10aClient, signedPost, type GatewayAt } from '../helpers/clients.js';
 import { fakeClock, storeContract } from './contract.js';
 
 const newKeys = () => parseKeyring(generateKeyringLine());
@@ -110,17 +110,17 @@ interface Grant {
 describe('Sentinel failover under signed traffic', () => {
   let s: EphemeralSentinel;
   let running: RunningGateway;
-  let appb: Awaited<ReturnType<typeof startAppB>>;
+  let appb: StubAppB;
   let callback: Awaited<ReturnType<typeof startCallbackServer>>;
   let t: ReturnType<typeof tempDir>;
   let client: OAuth10a;
-  let h: Harness;
+  let h: GatewayAt;
 
   before(async () => {
     t = tempDir('applink-sentinel-gw-');
     try {
       s = await sentinelSetup();
-      appb = await startAppB();
+      appb = await startStubAppB();
       callback = await startCallbackServer();
       const build = (publicBaseUrl: string) => {
         const obj = testConfigObject(t, {
@@ -135,9 +135,9 @@ describe('Sentinel failover under signed traffic', () => {
         return runtimeConfig(t, obj, {});
       };
       const log = createLogger({ level: 'error', destination: { write: () => undefined } });
-      running = await startGateway({ cfg: build('http://gateway.test'), log, listen: '127.0.0.1:0', adminListen: '127.0.0.1:0', defaultMetrics: false });
+      running = await startGateway({ cfg: build(PUBLIC_BASE), log, listen: '127.0.0.1:0', adminListen: '127.0.0.1:0', defaultMetrics: false });
       running.gw.setCfg(build(running.publicUrl));
-      h = { url: running.publicUrl } as Harness;
+      h = { url: running.publicUrl };
       client = oauth10aClient('rsa');
     } catch (err) {
       await running?.close();

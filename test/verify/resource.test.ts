@@ -15,7 +15,7 @@ import {
   twoLeggedUser,
 } from '../../src/verify/resource.js';
 import { checkProtocolParams, readOAuthParams, type SignedRequest } from '../../src/verify/steps.js';
-import { runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
+import { runtimeConfig, tempDir, testConfigObject, HMAC_LINK_ID } from '../helpers/fixtures.js';
 
 const t = tempDir();
 after(() => t.cleanup());
@@ -36,7 +36,7 @@ const cfg = runtimeConfig(
           twoLegged: { enabled: true, executeAs: 'svc-appa' },
         },
         {
-          id: 'link-hmac',
+          id: HMAC_LINK_ID,
           name: 'AppH',
           consumerKey: 'app-h',
           signatureMethods: ['HMAC-SHA1'],
@@ -174,7 +174,7 @@ describe('checkAccessTokenOfLink', () => {
     const l = link('app-a');
     checkAccessTokenOfLink(l, { consumerKey: 'app-a', linkId: 'link-rsa' });
     problemOf(() => checkAccessTokenOfLink(l, { consumerKey: 'app-h', linkId: 'link-rsa' }), 'token_rejected', 401);
-    problemOf(() => checkAccessTokenOfLink(l, { consumerKey: 'app-a', linkId: 'link-hmac' }), 'token_rejected', 401);
+    problemOf(() => checkAccessTokenOfLink(l, { consumerKey: 'app-a', linkId: HMAC_LINK_ID }), 'token_rejected', 401);
   });
 });
 

@@ -18,13 +18,12 @@ import {
   requireLink,
   type SignedRequest,
 } from '../../src/verify/steps.js';
-import { rsaPair, runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
+import { rsaPair, runtimeConfig, tempDir, testConfigObject, APP_H_SECRET, HMAC_LINK_ID, PUBLIC_BASE } from '../helpers/fixtures.js';
 
 const t = tempDir();
 after(() => t.cleanup());
 
 const cfg = runtimeConfig(t, testConfigObject(t));
-const HMAC_SECRET = 'hmac-secret-of-app-h';
 const NOW_MS = 1_700_000_000_000;
 const NOW = NOW_MS / 1000;
 
@@ -76,7 +75,7 @@ async function signed(over: Partial<SignRequestInput> & { rawPath?: string; rawQ
     url: `http://gateway.test${rawPath}?${rawQuery}`,
     consumerKey: 'app-h',
     signatureMethod: 'HMAC-SHA1',
-    consumerSecret: HMAC_SECRET,
+    consumerSecret: APP_H_SECRET,
     timestamp: NOW,
     nonce: 'nonce-1',
     ...over,
@@ -183,7 +182,7 @@ describe('checkProtocolParams', () => {
 describe('findLink / requireLink', () => {
   it('a configured consumer key names its link', () => {
     const req = stateless(headerView(COMPLETE));
-    assert.equal(requireLink(cfg, req).id, 'link-hmac');
+    assert.equal(requireLink(cfg, req).id, HMAC_LINK_ID);
     assert.equal(findLink(cfg, req)?.consumerKey, 'app-h');
   });
   it('an unknown consumer key -> consumer_key_unknown (401); findLink answers null', () => {
@@ -212,7 +211,7 @@ describe('checkSignatureMethod', () => {
     const plainLink = { ...link('app-h'), signatureMethods: ['HMAC-SHA1', 'PLAINTEXT'] as Array<'HMAC-SHA1' | 'PLAINTEXT'> };
     const req = stateless(headerView({ ...COMPLETE, oauth_signature_method: 'PLAINTEXT' }));
     checkSignatureMethod(httpsCfg, plainLink, req);
-    const overHttp: RuntimeConfig = { ...httpsCfg, publicBaseUrl: new URL('http://gateway.test') };
+    const overHttp: RuntimeConfig = { ...httpsCfg, publicBaseUrl: new URL(PUBLIC_BASE) };
     problemOf(() => checkSignatureMethod(overHttp, plainLink, req), 'signature_method_rejected', 400);
   });
 });

@@ -1,170 +1,28 @@
-// A gateway in front of the test AppB, in one identity mode, plus the AppA side: access tokens
-// made through the store, requests signed by src/oauth1, by the oauth-1.0a package and by
-// Python's requests-oauthlib, sent over raw sockets so the request-target stays byte-exact.
-import { createHmac, createPrivateKey, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
+// The gateway's clients in tests. AppA's side of the proxy: requests signed by src/oauth1, by the
+// oauth-1.0a package and by Python's requests-oauthlib, sent over raw sockets so the
+// request-target stays byte-exact. The dance: a cookie-keeping HTTP "browser" for the pages, and
+// two independent consumer implementations (oauth-1.0a and the `oauth` package).
+import { createHmac, createPrivateKey, createSign, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import path from 'node:path';
+import { promisify } from 'node:util';
 import OAuth from 'oauth-1.0a';
+import { OAuth as NpmOAuth } from 'oauth';
 import { signRequest, type SignatureMethod } from '../../src/oauth1/index.js';
-import { startGateway, type RunningGateway } from '../../src/server/serve.js';
-import { createStore } from '../../src/store/index.js';
-import { createLogger } from '../../src/ops/logger.js';
-import type { RuntimeConfig } from '../../src/config/load.js';
-import { LINK_ID, deepMerge, rsaPair, runtimeConfig, tempDir, testConfigObject } from '../helpers/fixtures.js';
-import { testRedisUrl } from '../helpers/redis.js';
-import { startedAll, type Resources } from '../helpers/cleanup.js';
-import { PYTHON, startTestAppB, type AppBRequest, type TestAppB, type TestAppBOptions } from '../helpers/appb.js';
+import { APP_H_SECRET, LINKS, PUBLIC_BASE, rsaPair, type LinkKind } from './fixtures.js';
+import { PYTHON, type AppBRequest } from './appb.js';
 
-export type IdentityKind = 'oauth1-rsa' | 'oauth1-hmac' | 'header' | 'jwt' | 'jwt-eddsa';
-
-export const PUBLIC_BASE = 'http://gateway.test';
-export const GATEWAY_HMAC_SECRET = 'gateway-consumer-secret-for-appb';
-export const APP_H_SECRET = 'hmac-secret-of-app-h';
+/** app-a's private key (RSA-SHA1). */
 export const APP_A_KEY: KeyObject = createPrivateKey(rsaPair(0).privatePem);
 
-/** The two AppA links of the fixtures: app-a signs RSA-SHA1, app-h HMAC-SHA1. */
-export const LINKS = {
-  rsa: { consumerKey: 'app-a', linkId: LINK_ID, method: 'RSA-SHA1' as const },
-  hmac: { consumerKey: 'app-h', linkId: 'link-hmac', method: 'HMAC-SHA1' as const },
-};
-export type LinkKind = keyof typeof LINKS;
-
-let eddsa: { privatePem: string; publicPem: string } | null = null;
-function eddsaPair() {
-  if (!eddsa) {
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-    eddsa = { privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
-  }
-  return eddsa;
-}
-
-export interface HarnessOptions {
-  identity: IdentityKind;
-  /** Redis (default) or the memory store. */
-  store?: 'redis' | 'memory';
-  /** Deep-merged into the gateway configuration. */
-  patch?: Record<string, unknown>;
-  /** upstream.url path (e.g. '/jira'), appended to AppB's loopback URL. */
-  upstreamPath?: string;
-  /** What AppB knows of the gateway is wrong (it refuses the gateway's signatures). */
-  appbDistrustsGateway?: boolean;
-  /** Extra consumers AppB knows (its own application links). */
-  appbConsumers?: TestAppBOptions['consumers'];
-  /** Gateway upstream.url override (e.g. a closed port). */
-  upstreamUrl?: string;
-  /** The token store's clock (expiry tests move it forward). */
-  storeNow?: () => number;
-  /** Merged into the app-a (rsa) and app-h (hmac) links. */
-  linkPatch?: Partial<Record<LinkKind, Record<string, unknown>>>;
-  /** Use this Redis instead of the shared test Redis. */
-  redisUrl?: string;
-}
-
-export interface Harness {
-  appb: TestAppB;
-  running: RunningGateway;
-  cfg: RuntimeConfig;
+/** What a gateway client needs of a harness: where the gateway listens. */
+export interface GatewayAt {
   url: string;
-  adminUrl: string;
-  headerSecret: string;
-  /** Every log line the gateway wrote (JSON objects). */
-  logs: Array<Record<string, unknown>>;
-  /** A 3LO access token for `user` of the link, made through the store (request → approve → exchange). */
-  accessToken(link: LinkKind, user: string): Promise<{ token: string; secret: string; handle: string }>;
-  close(): Promise<void>;
 }
 
-export function startHarness(opts: HarnessOptions): Promise<Harness> {
-  // A failure half-way closes what was started: a test AppB left running would hang the test process.
-  return startedAll((res) => startHarnessWith(res, opts));
-}
-
-async function startHarnessWith(res: Resources, opts: HarnessOptions): Promise<Harness> {
-  const t = tempDir('applink-proxy-');
-  res.defer(() => t.cleanup());
-  const gatewayKey = rsaPair(1);
-  t.write('gateway-hmac.secret', `${GATEWAY_HMAC_SECRET}\n`);
-  t.write('jwt-eddsa.pem', eddsaPair().privatePem);
-  const identity: Record<IdentityKind, Record<string, unknown>> = {
-    'oauth1-rsa': { mode: 'oauth1', consumerKey: 'applink-gateway', signatureMethod: 'RSA-SHA1', privateKeyFile: 'gateway.pem' },
-    'oauth1-hmac': { mode: 'oauth1', consumerKey: 'applink-gateway', signatureMethod: 'HMAC-SHA1', sharedSecretFile: 'gateway-hmac.secret' },
-    header: { mode: 'header', sharedSecretFile: 'header.secret' },
-    jwt: { mode: 'jwt', privateKeyFile: 'gateway.pem', audience: 'https://appb.internal', issuer: 'https://gateway.test' },
-    'jwt-eddsa': { mode: 'jwt', privateKeyFile: 'jwt-eddsa.pem', audience: 'https://appb.internal', issuer: 'https://gateway.test' },
-  };
-  const redisUrl = opts.store === 'memory' ? undefined : (opts.redisUrl ?? (await testRedisUrl()));
-  // testConfigObject writes the key files (header.secret among them) into t.
-  const base = testConfigObject(t, { redisUrl, publicBaseUrl: PUBLIC_BASE });
-  const headerSecret = readFileSync(path.join(t.dir, 'header.secret'), 'utf8').trim();
-
-  const distrust = opts.appbDistrustsGateway ?? false;
-  const appb = res.add(await startTestAppB({
-    consumers: {
-      'applink-gateway': distrust
-        ? { rsaPublicKeyPem: rsaPair(0).publicPem, hmacSecret: 'not-the-gateway-secret', impersonation: true }
-        : { rsaPublicKeyPem: gatewayKey.publicPem, hmacSecret: GATEWAY_HMAC_SECRET, impersonation: true },
-      ...opts.appbConsumers,
-    },
-    header: { secret: distrust ? 'not-the-header-secret-at-all' : headerSecret },
-    jwt: {
-      publicKeyPem: opts.identity === 'jwt-eddsa' ? eddsaPair().publicPem : distrust ? rsaPair(0).publicPem : gatewayKey.publicPem,
-      algorithm: opts.identity === 'jwt-eddsa' ? 'EdDSA' : 'RS256',
-      audience: 'https://appb.internal',
-      issuer: 'https://gateway.test',
-    },
-  }), (a) => a.stop());
-
-  const cfgObject = deepMerge(base, {
-    upstream: { url: opts.upstreamUrl ?? `${appb.url}${opts.upstreamPath ?? ''}`, identity: identity[opts.identity], timeoutMs: 5000 },
-    logging: { level: 'silent' },
-    links: [
-      deepMerge({ ...(base.links as Array<Record<string, unknown>>)[0] }, opts.linkPatch?.rsa ?? {}),
-      deepMerge({ ...(base.links as Array<Record<string, unknown>>)[1], twoLegged: { enabled: true, executeAs: 'svc-apph' } }, opts.linkPatch?.hmac ?? {}),
-    ],
-  });
-  // Replaced, not merged: the fixture's oauth1 keys would not belong in another mode.
-  (cfgObject.upstream as Record<string, unknown>).identity = identity[opts.identity];
-  const cfg = runtimeConfig(t, deepMerge(cfgObject, opts.patch ?? {}), { REDIS_URL: redisUrl ?? '' });
-  const logs: Array<Record<string, unknown>> = [];
-  const destination = { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) };
-  const log = createLogger({ level: 'info', destination });
-  const redisCfg = cfg.config.store.redis;
-  const store = opts.storeNow
-    ? res.add(
-        createStore({
-          redis: redisCfg ? { url: redisCfg.url, keyPrefix: redisCfg.keyPrefix, encryptionKeys: cfg.encryptionKeys ?? [], commandTimeoutMs: redisCfg.commandTimeoutMs, waitTimeoutMs: redisCfg.waitTimeoutMs } : null,
-          now: opts.storeNow,
-        }),
-        (st) => st.close(),
-      )
-    : undefined;
-  const running = res.add(await startGateway({ cfg, log, defaultMetrics: false, ...(store && { store }) }), (r) => r.close());
-
-  return {
-    appb,
-    running,
-    cfg,
-    url: running.publicUrl,
-    adminUrl: running.adminUrl,
-    headerSecret,
-    logs,
-    async accessToken(link, user) {
-      const { consumerKey, linkId } = LINKS[link];
-      const store = running.gw.store;
-      const rt = await store.createRequestToken({ linkId, consumerKey, callback: 'oob', version: '1.0a', ttlSeconds: 600 });
-      const approved = await store.approveRequestToken(rt.token, user);
-      if (!approved.ok) throw new Error(`approve failed: ${approved.reason}`);
-      const ex = await store.exchangeRequestToken(rt.token, { consumerKey, verifier: approved.token.verifier, accessTtlSeconds: 3600 });
-      if (!ex.ok) throw new Error(`exchange failed: ${ex.reason}`);
-      return { token: ex.access.token, secret: ex.access.secret, handle: ex.access.handle };
-    },
-    // Gateway, store, test AppB, temporary directory: each closed even when one fails.
-    close: () => res.close(),
-  };
-}
+// ---------------------------------------------------------------------------------------------
+// AppA's side of the proxy.
 
 export interface Sent {
   status: number;
@@ -381,4 +239,185 @@ export function trickle(baseUrl: string, head: string, drip: string, gapMs: numb
     socket.write(head);
     timer = setTimeout(next, gapMs);
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// A cookie-keeping HTTP client that behaves like a browser for forms and redirects.
+
+export interface Page {
+  status: number;
+  headers: Headers;
+  text: string;
+  location: string | null;
+}
+
+export class Browser {
+  readonly cookies = new Map<string, string>();
+  constructor(readonly base: string) {}
+
+  private remember(res: Response): void {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair = ''] = line.split(';');
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      if (/max-age=0/i.test(line)) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  cookieHeader(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  async request(method: string, pathOrUrl: string, form?: Record<string, string> | Array<[string, string]>, headers: Record<string, string> = {}): Promise<Page> {
+    const url = pathOrUrl.startsWith('http') ? pathOrUrl : this.base + pathOrUrl;
+    const h: Record<string, string> = { ...headers };
+    if (this.cookies.size > 0) h.cookie = this.cookieHeader();
+    let body: string | undefined;
+    if (form) {
+      body = new URLSearchParams(Array.isArray(form) ? form : Object.entries(form)).toString();
+      h['content-type'] = 'application/x-www-form-urlencoded';
+    }
+    const res = await fetch(url, { method, headers: h, body, redirect: 'manual' });
+    this.remember(res);
+    return { status: res.status, headers: res.headers, text: await res.text(), location: res.headers.get('location') };
+  }
+
+  get(path: string): Promise<Page> {
+    return this.request('GET', path);
+  }
+
+  post(path: string, form: Record<string, string> | Array<[string, string]>): Promise<Page> {
+    return this.request('POST', path, form);
+  }
+}
+
+/** The value of the hidden/visible input `name` in an HTML page (first match). */
+export function inputValue(htmlText: string, name: string): string | undefined {
+  const re = new RegExp(`<input[^>]*name="${name}"[^>]*>`);
+  const tag = re.exec(htmlText)?.[0];
+  const value = tag && /value="([^"]*)"/.exec(tag)?.[1];
+  return value === undefined ? undefined : value.replaceAll('&amp;', '&').replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>');
+}
+
+/** Signs in on the demo sign-in page, as a person would. */
+export async function demoLogin(browser: Browser, user = 'alice', password = `${user}-pw`, returnPath = '/plugins/servlet/oauth/users/access-tokens'): Promise<Page> {
+  const form = await browser.get(`/plugins/servlet/applink-gateway/login?return=${encodeURIComponent(returnPath)}`);
+  if (form.status !== 200) throw new Error(`login page answered ${form.status}`);
+  return browser.post('/plugins/servlet/applink-gateway/login', {
+    return: inputValue(form.text, 'return') ?? '',
+    atl_token: inputValue(form.text, 'atl_token') ?? '',
+    username: user,
+    password,
+  });
+}
+
+/** Opens the approval page of `token` and presses Allow or Deny; returns the POST's answer. */
+export async function decide(browser: Browser, token: string, choice: 'approve' | 'deny' = 'approve', tamper?: (fields: Array<[string, string]>) => Array<[string, string]>): Promise<Page> {
+  const page = await browser.get(`/plugins/servlet/oauth/authorize?oauth_token=${encodeURIComponent(token)}`);
+  if (page.status !== 200) throw new Error(`approval page answered ${page.status}: ${page.text}`);
+  let fields: Array<[string, string]> = [
+    ['oauth_token', inputValue(page.text, 'oauth_token') ?? ''],
+    ['oauth_callback', inputValue(page.text, 'oauth_callback') ?? ''],
+    ['atl_token', inputValue(page.text, 'atl_token') ?? ''],
+    [choice, choice === 'approve' ? 'Allow' : 'Deny'],
+  ];
+  if (tamper) fields = tamper(fields);
+  return browser.post('/plugins/servlet/oauth/authorize', fields);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consumer 1: the `oauth` npm package (an independent implementation), header placement.
+
+export interface TokenPair {
+  token: string;
+  secret: string;
+  extra: Record<string, string>;
+}
+
+export interface NpmError {
+  statusCode: number;
+  data?: string;
+}
+
+export function npmConsumer(h: GatewayAt, which: 'rsa' | 'hmac', callback: string | null) {
+  const key = which === 'rsa' ? 'app-a' : 'app-h';
+  const secret = which === 'rsa' ? rsaPair(0).privatePem : APP_H_SECRET;
+  const client = new NpmOAuth(
+    `${h.url}/plugins/servlet/oauth/request-token`,
+    `${h.url}/plugins/servlet/oauth/access-token`,
+    key,
+    secret,
+    // '1.0': the package would send its version string as oauth_version, and DESIGN.md section 3 refuses "1.0A".
+    '1.0',
+    callback,
+    which === 'rsa' ? 'RSA-SHA1' : 'HMAC-SHA1',
+  );
+  const requestToken = (): Promise<TokenPair> =>
+    new Promise((resolve, reject) =>
+      client.getOAuthRequestToken((err, token, tokenSecret, extra) => (err ? reject(err) : resolve({ token, secret: tokenSecret, extra: extra as Record<string, string> }))),
+    );
+  const accessToken = (token: string, tokenSecret: string, verifier?: string): Promise<TokenPair> =>
+    new Promise((resolve, reject) => {
+      const done = (err: unknown, t: string, s: string, extra: unknown) => (err ? reject(err) : resolve({ token: t, secret: s, extra: extra as Record<string, string> }));
+      if (verifier === undefined) client.getOAuthAccessToken(token, tokenSecret, done);
+      else client.getOAuthAccessToken(token, tokenSecret, verifier, done);
+    });
+  const get = promisify(client.get.bind(client));
+  return { client, requestToken, accessToken, get };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consumer 2: oauth-1.0a, with the parameters in the Authorization header or the form body.
+
+export interface SignedCall {
+  status: number;
+  headers: Headers;
+  text: string;
+  form: URLSearchParams;
+}
+
+export function oauth10aClient(which: 'rsa' | 'hmac', opts: { consumerKey?: string } = {}): OAuth {
+  if (which === 'hmac') {
+    return new OAuth({
+      consumer: { key: opts.consumerKey ?? 'app-h', secret: APP_H_SECRET },
+      signature_method: 'HMAC-SHA1',
+      hash_function: (base, key) => createHmac('sha1', key).update(base).digest('base64'),
+    });
+  }
+  const pem = rsaPair(0).privatePem;
+  return new OAuth({
+    consumer: { key: opts.consumerKey ?? 'app-a', secret: '' },
+    signature_method: 'RSA-SHA1',
+    hash_function: (base) => createSign('RSA-SHA1').update(base).sign(pem, 'base64'),
+  });
+}
+
+/**
+ * POSTs to `path` signed by `client`: `oauth` holds extra protocol parameters (oauth_callback,
+ * oauth_verifier, oauth_session_handle), sent with the others in `placement`.
+ */
+export async function signedPost(
+  h: GatewayAt,
+  client: OAuth,
+  path: string,
+  opts: { token?: { key: string; secret: string }; oauth?: Record<string, string>; placement?: 'header' | 'body'; timestampOffset?: number } = {},
+): Promise<SignedCall> {
+  const url = h.url + path;
+  const extra = opts.oauth ?? {};
+  const request = { url, method: 'POST', data: { ...extra } };
+  const original = client.getTimeStamp.bind(client);
+  if (opts.timestampOffset) client.getTimeStamp = () => original() + (opts.timestampOffset ?? 0);
+  const signed = { ...client.authorize(request, opts.token), ...extra } as unknown as Record<string, string>;
+  client.getTimeStamp = original;
+  let res: Response;
+  if ((opts.placement ?? 'header') === 'header') {
+    const { Authorization } = client.toHeader(signed as unknown as OAuth.Authorization);
+    res = await fetch(url, { method: 'POST', headers: { authorization: Authorization } });
+  } else {
+    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(signed).toString() });
+  }
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, form: new URLSearchParams(text) };
 }
