@@ -5,13 +5,12 @@ import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type { CidrMatcher } from '../config/cidr.js';
 import { OAuthProblem } from '../oauth1/index.js';
+import { GatewayError } from '../errors/index.js';
 
-/** A request header the gateway will not forward: answered 400 (Koa's `expose` convention). */
-export class BadRequestHeaderError extends Error {
-  readonly status = 400;
-  readonly expose = true;
+/** A request header the gateway will not forward: answered 400 (bad_request_header). */
+export class BadRequestHeaderError extends GatewayError {
   constructor(detail: string) {
-    super(`Bad request header: ${detail}`);
+    super(400, 'bad_request_header', `Bad request header: ${detail}`);
     this.name = 'BadRequestHeaderError';
   }
 }
@@ -36,11 +35,11 @@ export function checkSingleContentType(req: IncomingMessage): void {
 }
 
 /** A transfer coding the gateway cannot relay faithfully (RFC 9112 6.1: answer 501). */
-export class UnsupportedTransferCodingError extends Error {
-  readonly status = 501;
-  readonly expose = true;
+export class UnsupportedTransferCodingError extends GatewayError {
   constructor(coding: string) {
-    super(`Transfer-Encoding ${JSON.stringify(coding.slice(0, 100))} is not supported; send the body with chunked or Content-Length`);
+    super(501, 'unsupported_transfer_coding', `Transfer-Encoding ${JSON.stringify(coding.slice(0, 100))} is not supported; send the body with chunked or Content-Length`, {
+      expose: true,
+    });
     this.name = 'UnsupportedTransferCodingError';
   }
 }

@@ -2,6 +2,7 @@
 // first request after a load or reload) instead of on every request: the realm of refusals, the
 // upstream target and path prefix, the URLs told to AppB, and the header drop-sets.
 import type { RuntimeConfig } from '../config/load.js';
+import { realmOf } from '../http/answer.js';
 
 /** What AppB is told about the URL it was reached at. */
 export interface ForwardedUrl {
@@ -25,7 +26,7 @@ export interface UpstreamTarget {
 }
 
 export interface CompiledProxyConfig {
-  /** realm of WWW-Authenticate: the public base URL without its trailing slash. */
+  /** realm of WWW-Authenticate (realmOf: the public base URL without its trailing slash). */
   realm: string;
   /** upstream.url's path without trailing slashes ('' for none): AppB's request-target is this + the path received. */
   upstreamPathPrefix: string;
@@ -93,7 +94,7 @@ function compile(cfg: RuntimeConfig): CompiledProxyConfig {
   withIdentity.add('cookie');
   if (cfg.config.userAuth.mode === 'trusted-header') withIdentity.add(canonicalHeaderName(cfg.config.userAuth.header));
   return {
-    realm: cfg.publicBaseUrl.href.replace(/\/$/, ''),
+    realm: realmOf(cfg.publicBaseUrl),
     upstreamPathPrefix: upstream.pathname.replace(/\/+$/, ''),
     upstreamTarget: { protocol: upstream.protocol, host: hostname, hostname, port: upstream.port || (upstreamHttps ? '443' : '80') },
     upstreamHttps,

@@ -1,6 +1,7 @@
 // The token and nonce store contract (DESIGN.md section 6). Redis and memory implement it;
 // one shared contract suite (test/store/contract.ts) runs against both.
 import type { Cluster, Redis } from 'ioredis';
+import { GatewayError } from '../errors/index.js';
 
 /** OAuth 1.0a tokens carry a callback; 1.0 tokens (jirashell --oauth-dance) do not. */
 export type DanceVersion = '1.0' | '1.0a';
@@ -229,12 +230,15 @@ export interface TokenStore {
   close(): Promise<void>;
 }
 
-/** Raised by a store when its backend cannot be reached in time: answered as 503. */
-export class StoreUnavailableError extends Error {
-  readonly status = 503;
-  readonly expose = true;
+const STORE_UNAVAILABLE_HEADERS = Object.freeze({ 'Retry-After': '2', 'Cache-Control': 'no-store' });
+
+/**
+ * Raised by a store when its backend cannot be reached in time: answered 503 (store_unavailable)
+ * with Retry-After. The message is for the log; the client reads a fixed text (src/http/answer.ts).
+ */
+export class StoreUnavailableError extends GatewayError {
   constructor(message = 'token store unavailable', options?: { cause?: unknown }) {
-    super(message, options);
+    super(503, 'store_unavailable', message, { expose: false, headers: STORE_UNAVAILABLE_HEADERS, cause: options?.cause });
     this.name = 'StoreUnavailableError';
   }
 }
