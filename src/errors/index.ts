@@ -5,30 +5,34 @@
 // WebSocket answer — is decided in one place, src/http/answer.ts.
 
 /**
- * The stable codes (README "Errors and refusals"). An OAuth problem's code is its oauth_problem
- * name (src/oauth1/problem.ts); a dance page's code is `page_refused` unless it is an OAuth problem.
+ * The stable codes (README "Errors and refusals" lists each with its status). An OAuth problem's
+ * code is its oauth_problem name (src/oauth1/problem.ts); a dance page's refusal is `page_refused`
+ * unless it stands for an OAuth problem.
  */
-export type GatewayErrorCode =
-  | 'bad_request_target'
-  | 'bad_request_header'
-  | 'unsupported_transfer_coding'
-  | 'body_too_large'
-  | 'body_timeout'
-  | 'body_incomplete'
-  | 'late_oauth_parameter'
-  | 'method_not_allowed'
-  | 'upgrade_unsupported'
-  | 'upgrade_not_get'
-  | 'page_refused'
-  | 'session_check_timeout'
-  | 'session_check_unreachable'
-  | 'session_check_no_user'
-  | 'store_unavailable'
-  | 'upstream_unreachable'
-  | 'upstream_timeout'
-  | 'upstream_refused_gateway'
-  | 'upstream_bad_response'
-  | 'internal_error';
+export const GATEWAY_ERROR_CODES = [
+  'bad_request_target',
+  'bad_request_header',
+  'unsupported_transfer_coding',
+  'body_too_large',
+  'body_timeout',
+  'body_incomplete',
+  'late_oauth_parameter',
+  'method_not_allowed',
+  'upgrade_unsupported',
+  'upgrade_not_get',
+  'page_refused',
+  'session_check_timeout',
+  'session_check_unreachable',
+  'session_check_no_user',
+  'store_unavailable',
+  'upstream_unreachable',
+  'upstream_timeout',
+  'upstream_refused_gateway',
+  'upstream_bad_response',
+  'client_error',
+  'internal_error',
+] as const;
+export type GatewayErrorCode = (typeof GATEWAY_ERROR_CODES)[number];
 
 export interface GatewayErrorOptions {
   /** May the client read the message? Default: a 4xx status (a client's mistake, no secret in it). */

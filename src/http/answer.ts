@@ -64,8 +64,9 @@ export function errorToAnswer(err: unknown, req: IncomingMessage | null, facts: 
   } else if (e.code === 'internal_error') {
     if (facts) facts.outcome = 'error';
     sink.log.error({ requestId: facts?.requestId, err: e.cause }, unhandled);
-  } else if (facts) {
-    facts.outcome = 'refused';
+  } else {
+    if (facts) facts.outcome = 'refused';
+    if (sink.log.isLevelEnabled('debug')) sink.log.debug({ requestId: facts?.requestId, code: e.code, status: e.status, detail: e.message }, 'refusal');
   }
   return e;
 }
