@@ -42,22 +42,41 @@ export interface GatewayErrorOptions {
   cause?: unknown;
 }
 
-export class GatewayError extends Error {
-  readonly status: number;
+/**
+ * The base of every request-facing error. It has no constructor of its own on purpose: an Error
+ * captures its stack when constructed, and each explicit constructor in the chain is one more
+ * frame to capture (a third of the cost of a refusal's error). A kind of it calls
+ * `super(message, { cause })` and then `gatewayFields(this, status, code, opts)`; an error of no
+ * particular kind comes from `gatewayError()` or one of the factories below.
+ */
+export abstract class GatewayError extends Error {
+  declare readonly status: number;
   /** A stable machine-readable code: GatewayErrorCode, or an oauth_problem name. */
-  readonly code: string;
+  declare readonly code: string;
   /** Koa/http-errors convention: the client may see the message (it carries no secret). */
-  readonly expose: boolean;
-  readonly headers: Readonly<Record<string, string>> | undefined;
+  declare readonly expose: boolean;
+  declare readonly headers: Readonly<Record<string, string>> | undefined;
+}
 
-  constructor(status: number, code: string, message: string, opts: GatewayErrorOptions = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.name = 'GatewayError';
-    this.status = status;
-    this.code = code;
-    this.expose = opts.expose ?? (status >= 400 && status < 500);
-    this.headers = opts.headers;
-  }
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Gives a GatewayError its fields (its constructor calls this right after super()). */
+export function gatewayFields(e: GatewayError, status: number, code: string, opts?: Omit<GatewayErrorOptions, 'cause'>): void {
+  const w = e as Writable<GatewayError>;
+  w.status = status;
+  w.code = code;
+  w.expose = opts?.expose ?? (status >= 400 && status < 500);
+  w.headers = opts?.headers;
+}
+
+/** An error of no particular kind (the factories'). */
+class PlainGatewayError extends GatewayError {}
+
+export function gatewayError(status: number, code: string, message: string, opts?: GatewayErrorOptions): GatewayError {
+  const e = new PlainGatewayError(message, opts?.cause === undefined ? undefined : { cause: opts.cause });
+  e.name = 'GatewayError';
+  gatewayFields(e, status, code, opts);
+  return e;
 }
 
 export function isGatewayError(e: unknown): e is GatewayError {
@@ -69,19 +88,19 @@ export const CLOSE_CONNECTION: Readonly<Record<string, string>> = Object.freeze(
 
 /** Something the gateway did not expect (a bug, or a library failing): 500, its message never shown. */
 export function internalError(cause: unknown): GatewayError {
-  return new GatewayError(500, 'internal_error', 'Internal error', { expose: false, cause });
+  return gatewayError(500, 'internal_error', 'Internal error', { expose: false, cause });
 }
 
 /** A method a gateway path does not serve; `allowed` becomes the Allow header. */
 export function methodNotAllowed(method: string, allowed: readonly string[], allowHeader: string): GatewayError {
-  return new GatewayError(405, 'method_not_allowed', `${method} is not allowed here; use ${allowed.join(' or ')}.`, {
+  return gatewayError(405, 'method_not_allowed', `${method} is not allowed here; use ${allowed.join(' or ')}.`, {
     headers: { Allow: allowHeader, 'Cache-Control': 'no-store' },
   });
 }
 
 /** An Upgrade to something else than WebSocket (e.g. h2c): the gateway relays only HTTP/1.1 and WebSocket. */
 export function upgradeUnsupported(protocol: string): GatewayError {
-  return new GatewayError(
+  return gatewayError(
     501,
     'upgrade_unsupported',
     `Upgrade ${JSON.stringify(protocol.slice(0, 100))} is not supported: the gateway upgrades only to WebSocket. Send the request without Upgrade (HTTP/1.1).`,
@@ -91,22 +110,22 @@ export function upgradeUnsupported(protocol: string): GatewayError {
 
 /** A WebSocket handshake that is not a GET (RFC 6455 4.1). */
 export function upgradeNotGet(method: string): GatewayError {
-  return new GatewayError(400, 'upgrade_not_get', `A WebSocket handshake must be a GET request, not ${JSON.stringify(method.slice(0, 20))}.`);
+  return gatewayError(400, 'upgrade_not_get', `A WebSocket handshake must be a GET request, not ${JSON.stringify(method.slice(0, 20))}.`);
 }
 
 /** AppB could not be reached (`reason`: the socket error's code). */
 export function upstreamUnreachable(reason: string | undefined, cause?: unknown): GatewayError {
-  return new GatewayError(502, 'upstream_unreachable', `AppB could not be reached (${reason ?? 'connection failed'}).`, { expose: true, cause });
+  return gatewayError(502, 'upstream_unreachable', `AppB could not be reached (${reason ?? 'connection failed'}).`, { expose: true, cause });
 }
 
 /** AppB answered with something the gateway cannot pass on (a bad status or head). */
 export function upstreamBadResponse(why: string): GatewayError {
-  return new GatewayError(502, 'upstream_bad_response', `AppB sent a response the gateway cannot pass on (${why}).`, { expose: true });
+  return gatewayError(502, 'upstream_bad_response', `AppB sent a response the gateway cannot pass on (${why}).`, { expose: true });
 }
 
 /** AppB refused the gateway's own credentials (an OAuth 401 to a request the gateway signed or vouched for). */
 export function upstreamRefusedGateway(): GatewayError {
-  return new GatewayError(
+  return gatewayError(
     502,
     'upstream_refused_gateway',
     "AppB refused the gateway's credentials for this request. The request was verified by the gateway; this is a configuration problem between the gateway and AppB, not a problem with your token.",

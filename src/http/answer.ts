@@ -11,7 +11,7 @@
 // The realm is the caller's (one per configuration, src/proxy/compiled.ts; realmOf computes it).
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GatewayError, internalError } from '../errors/index.js';
+import { GatewayError, gatewayError, internalError } from '../errors/index.js';
 import { OAuthProblem, problemBody, wwwAuthenticate, type OAuthProblemName } from '../oauth1/index.js';
 import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -79,7 +79,7 @@ function asGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
   const e = err as { status?: unknown; expose?: unknown; message?: unknown } | null | undefined;
   if (e && typeof e.status === 'number' && ((e.status >= 400 && e.status < 500) || e.status === 501) && e.expose === true) {
-    return new GatewayError(e.status, 'client_error', typeof e.message === 'string' ? e.message : 'Bad request', { expose: true, cause: err });
+    return gatewayError(e.status, 'client_error', typeof e.message === 'string' ? e.message : 'Bad request', { expose: true, cause: err });
   }
   return internalError(err);
 }

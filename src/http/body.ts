@@ -5,7 +5,7 @@
 // call on (upstream.passthroughUnknownConsumers). Everything else streams.
 import type { IncomingMessage } from 'node:http';
 import type { RuntimeConfig } from '../config/load.js';
-import { CLOSE_CONNECTION, GatewayError } from '../errors/index.js';
+import { CLOSE_CONNECTION, GatewayError, gatewayFields } from '../errors/index.js';
 
 // The rest of an unread body (too large, stalled) cannot be skipped: the connection ends with the answer.
 const UNREAD_BODY = { headers: CLOSE_CONNECTION };
@@ -13,7 +13,8 @@ const UNREAD_BODY = { headers: CLOSE_CONNECTION };
 /** A body over server.formBodyLimitBytes: answered 413 (body_too_large), the connection closed. */
 export class BodyTooLargeError extends GatewayError {
   constructor(limitBytes: number) {
-    super(413, 'body_too_large', `Request body larger than ${limitBytes} bytes`, UNREAD_BODY);
+    super(`Request body larger than ${limitBytes} bytes`);
+    gatewayFields(this, 413, 'body_too_large', UNREAD_BODY);
     this.name = 'BodyTooLargeError';
   }
 }
@@ -24,7 +25,8 @@ export class BodyTimeoutError extends GatewayError {
     readonly kind: 'idle' | 'total',
     ms: number,
   ) {
-    super(408, 'body_timeout', kind === 'idle' ? `Request body stalled for more than ${ms} ms` : `Request body not complete within ${ms} ms`, UNREAD_BODY);
+    super(kind === 'idle' ? `Request body stalled for more than ${ms} ms` : `Request body not complete within ${ms} ms`);
+    gatewayFields(this, 408, 'body_timeout', UNREAD_BODY);
     this.name = 'BodyTimeoutError';
   }
 }
@@ -36,7 +38,8 @@ export class BodyTimeoutError extends GatewayError {
  */
 export class IncompleteBodyError extends GatewayError {
   constructor(cause?: Error) {
-    super(400, 'body_incomplete', 'Request body incomplete', { cause });
+    super('Request body incomplete', cause === undefined ? undefined : { cause });
+    gatewayFields(this, 400, 'body_incomplete');
     this.name = 'IncompleteBodyError';
   }
 }

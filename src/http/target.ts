@@ -1,7 +1,7 @@
 // The request-target as received, and the query and form-body rewriting that removes AppA's
 // OAuth and requestor parameters while keeping every other byte (DESIGN.md section 2).
 import { hexValue, percentEncode } from '../oauth1/index.js';
-import { GatewayError } from '../errors/index.js';
+import { GatewayError, gatewayFields } from '../errors/index.js';
 
 export interface RequestTarget {
   /** Raw path bytes as received, always starting with '/'. */
@@ -15,7 +15,8 @@ export interface RequestTarget {
 /** A request-target the gateway will not forward: answered 400 (bad_request_target). */
 export class BadRequestTargetError extends GatewayError {
   constructor(detail: string) {
-    super(400, 'bad_request_target', `Bad request target: ${detail}`);
+    super(`Bad request target: ${detail}`);
+    gatewayFields(this, 400, 'bad_request_target');
     this.name = 'BadRequestTargetError';
   }
 }

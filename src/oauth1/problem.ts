@@ -1,5 +1,5 @@
 // OAuth Problem Reporting (oauth.pbworks "ProblemReporting" extension), as Atlassian answers it.
-import { GatewayError } from '../errors/index.js';
+import { GatewayError, gatewayFields } from '../errors/index.js';
 import { formEncode, percentEncode } from './encode.js';
 
 export type OAuthProblemName =
@@ -70,12 +70,8 @@ export class OAuthProblem extends GatewayError {
   declare readonly expose: true;
 
   constructor(problem: OAuthProblemName, opts: { params?: Record<string, string>; detail?: string; retryAfterSeconds?: number } = {}) {
-    super(
-      STATUS[problem],
-      problem,
-      (opts.detail ?? problem).slice(0, MAX_DETAIL_LENGTH),
-      opts.retryAfterSeconds === undefined ? EXPOSED : { expose: true, headers: { 'Retry-After': String(opts.retryAfterSeconds) } },
-    );
+    super((opts.detail ?? problem).slice(0, MAX_DETAIL_LENGTH));
+    gatewayFields(this, STATUS[problem], problem, opts.retryAfterSeconds === undefined ? EXPOSED : { expose: true, headers: { 'Retry-After': String(opts.retryAfterSeconds) } });
     this.name = 'OAuthProblem';
     this.problem = problem;
     this.params = { ...opts.params };

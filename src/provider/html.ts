@@ -1,7 +1,7 @@
 // The dance pages' HTML: the layout and escaping of src/http/html.ts written through Koa, and the
 // page error type.
 import type { Context } from 'koa';
-import { GatewayError } from '../errors/index.js';
+import { GatewayError, gatewayFields } from '../errors/index.js';
 import { html, pageDocument, pageSecurityHeaders, SafeHtml } from '../http/html.js';
 import type { OAuthProblemName } from '../oauth1/index.js';
 
@@ -37,7 +37,8 @@ export class PageError extends GatewayError {
   readonly body: SafeHtml;
   readonly problem: OAuthProblemName | undefined;
   constructor(opts: { status: number; title: string; message: string | SafeHtml; problem?: OAuthProblemName }) {
-    super(opts.status, opts.problem ?? 'page_refused', opts.title);
+    super(opts.title);
+    gatewayFields(this, opts.status, opts.problem ?? 'page_refused');
     this.name = 'PageError';
     this.title = opts.title;
     this.body = opts.message instanceof SafeHtml ? opts.message : html`<p>${opts.message}</p>`;

@@ -3,7 +3,7 @@
 // back until it is known (its '=' or '&', or too long to be one of them), so AppB never receives
 // all of a body that carries one: the caller aborts the upstream request instead.
 import { decodeFormName, isOAuthOrRequestorName } from '../http/target.js';
-import { CLOSE_CONNECTION, GatewayError } from '../errors/index.js';
+import { CLOSE_CONNECTION, GatewayError, gatewayFields } from '../errors/index.js';
 
 const AMP = 0x26;
 const EQ = 0x3d;
@@ -16,7 +16,8 @@ const NAME_CAP = 57;
 /** A guarded name passed by (413, late_oauth_parameter; the connection ends): `paramName` is what it decoded to. */
 export class LateOAuthParameterError extends GatewayError {
   constructor(readonly paramName: string) {
-    super(413, 'late_oauth_parameter', 'Request body larger than the form body limit carries OAuth or requestor parameters.', { headers: CLOSE_CONNECTION });
+    super('Request body larger than the form body limit carries OAuth or requestor parameters.');
+    gatewayFields(this, 413, 'late_oauth_parameter', { headers: CLOSE_CONNECTION });
     this.name = 'LateOAuthParameterError';
   }
 }

@@ -13,7 +13,7 @@ import type { RequestFacts } from '../ops/request-facts.js';
 import type { UpstreamTarget } from './compiled.js';
 import { downstreamHeaderList } from './headers.js';
 import { LateOAuthParameterError, type FormNameGuard } from './form-guard.js';
-import { GatewayError, upstreamBadResponse, upstreamRefusedGateway, upstreamUnreachable } from '../errors/index.js';
+import { GatewayError, gatewayFields, upstreamBadResponse, upstreamRefusedGateway, upstreamUnreachable } from '../errors/index.js';
 import { writeErrorResponse } from '../http/answer.js';
 
 // http-proxy rebuilds the path with url.parse and collapses '//' (it would send '/a/b' for
@@ -97,7 +97,8 @@ function noReuseOfUnsafeSockets<T extends http.Agent>(agent: T, onStray: (socket
 /** AppB did not answer within upstream.timeoutMs (socket idle that long): 504, upstream_timeout. */
 class UpstreamTimeoutError extends GatewayError {
   constructor(ms: number) {
-    super(504, 'upstream_timeout', `AppB did not answer within ${ms} ms.`, { expose: true });
+    super(`AppB did not answer within ${ms} ms.`);
+    gatewayFields(this, 504, 'upstream_timeout', { expose: true });
     this.name = 'UpstreamTimeoutError';
   }
 }

@@ -1,7 +1,7 @@
 // The token and nonce store contract (DESIGN.md section 6). Redis and memory implement it;
 // one shared contract suite (test/store/contract.ts) runs against both.
 import type { Cluster, Redis } from 'ioredis';
-import { GatewayError } from '../errors/index.js';
+import { GatewayError, gatewayFields } from '../errors/index.js';
 
 /** OAuth 1.0a tokens carry a callback; 1.0 tokens (jirashell --oauth-dance) do not. */
 export type DanceVersion = '1.0' | '1.0a';
@@ -230,7 +230,7 @@ export interface TokenStore {
   close(): Promise<void>;
 }
 
-const STORE_UNAVAILABLE_HEADERS = Object.freeze({ 'Retry-After': '2', 'Cache-Control': 'no-store' });
+const STORE_UNAVAILABLE = Object.freeze({ expose: false, headers: Object.freeze({ 'Retry-After': '2', 'Cache-Control': 'no-store' }) });
 
 /**
  * Raised by a store when its backend cannot be reached in time: answered 503 (store_unavailable)
@@ -238,7 +238,8 @@ const STORE_UNAVAILABLE_HEADERS = Object.freeze({ 'Retry-After': '2', 'Cache-Con
  */
 export class StoreUnavailableError extends GatewayError {
   constructor(message = 'token store unavailable', options?: { cause?: unknown }) {
-    super(503, 'store_unavailable', message, { expose: false, headers: STORE_UNAVAILABLE_HEADERS, cause: options?.cause });
+    super(message, options);
+    gatewayFields(this, 503, 'store_unavailable', STORE_UNAVAILABLE);
     this.name = 'StoreUnavailableError';
   }
 }
