@@ -5,26 +5,28 @@
 // call on (upstream.passthroughUnknownConsumers). Everything else streams.
 import type { IncomingMessage } from 'node:http';
 import type { RuntimeConfig } from '../config/load.js';
+import { CLOSE_CONNECTION, GatewayError, gatewayFields } from '../errors/index.js';
 
-/** A body over server.formBodyLimitBytes: answered 413 (Koa's `expose` convention). */
-export class BodyTooLargeError extends Error {
-  readonly status = 413;
-  readonly expose = true;
+// The rest of an unread body (too large, stalled) cannot be skipped: the connection ends with the answer.
+const UNREAD_BODY = { headers: CLOSE_CONNECTION };
+
+/** A body over server.formBodyLimitBytes: answered 413 (body_too_large), the connection closed. */
+export class BodyTooLargeError extends GatewayError {
   constructor(limitBytes: number) {
     super(`Request body larger than ${limitBytes} bytes`);
+    gatewayFields(this, 413, 'body_too_large', UNREAD_BODY);
     this.name = 'BodyTooLargeError';
   }
 }
 
-/** The client stopped sending the body (idle) or did not finish it in time (total): answered 408, connection closed. */
-export class BodyTimeoutError extends Error {
-  readonly status = 408;
-  readonly expose = true;
+/** The client stopped sending the body (idle) or did not finish it in time (total): answered 408 (body_timeout), connection closed. */
+export class BodyTimeoutError extends GatewayError {
   constructor(
     readonly kind: 'idle' | 'total',
     ms: number,
   ) {
     super(kind === 'idle' ? `Request body stalled for more than ${ms} ms` : `Request body not complete within ${ms} ms`);
+    gatewayFields(this, 408, 'body_timeout', UNREAD_BODY);
     this.name = 'BodyTimeoutError';
   }
 }
@@ -32,13 +34,12 @@ export class BodyTimeoutError extends Error {
 /**
  * The client went away mid-body (the connection closed or failed before the body ended): nothing
  * to verify or forward. The error handlers see the request aborted and answer nobody; were the
- * socket still open, it is a 400 (Koa's `expose` convention), never a 500.
+ * socket still open, it is a 400 (body_incomplete), never a 500.
  */
-export class IncompleteBodyError extends Error {
-  readonly status = 400;
-  readonly expose = true;
+export class IncompleteBodyError extends GatewayError {
   constructor(cause?: Error) {
     super('Request body incomplete', cause === undefined ? undefined : { cause });
+    gatewayFields(this, 400, 'body_incomplete');
     this.name = 'IncompleteBodyError';
   }
 }

@@ -5,13 +5,13 @@ import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type { CidrMatcher } from '../config/cidr.js';
 import { OAuthProblem } from '../oauth1/index.js';
+import { GatewayError, gatewayFields } from '../errors/index.js';
 
-/** A request header the gateway will not forward: answered 400 (Koa's `expose` convention). */
-export class BadRequestHeaderError extends Error {
-  readonly status = 400;
-  readonly expose = true;
+/** A request header the gateway will not forward: answered 400 (bad_request_header). */
+export class BadRequestHeaderError extends GatewayError {
   constructor(detail: string) {
     super(`Bad request header: ${detail}`);
+    gatewayFields(this, 400, 'bad_request_header');
     this.name = 'BadRequestHeaderError';
   }
 }
@@ -35,12 +35,13 @@ export function checkSingleContentType(req: IncomingMessage): void {
   throw oauth ? OAuthProblem.rejected(['Content-Type'], detail) : new BadRequestHeaderError(detail);
 }
 
+const EXPOSED = Object.freeze({ expose: true });
+
 /** A transfer coding the gateway cannot relay faithfully (RFC 9112 6.1: answer 501). */
-export class UnsupportedTransferCodingError extends Error {
-  readonly status = 501;
-  readonly expose = true;
+export class UnsupportedTransferCodingError extends GatewayError {
   constructor(coding: string) {
     super(`Transfer-Encoding ${JSON.stringify(coding.slice(0, 100))} is not supported; send the body with chunked or Content-Length`);
+    gatewayFields(this, 501, 'unsupported_transfer_coding', EXPOSED);
     this.name = 'UnsupportedTransferCodingError';
   }
 }

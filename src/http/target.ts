@@ -1,6 +1,7 @@
 // The request-target as received, and the query and form-body rewriting that removes AppA's
 // OAuth and requestor parameters while keeping every other byte (DESIGN.md section 2).
 import { hexValue, percentEncode } from '../oauth1/index.js';
+import { GatewayError, gatewayFields } from '../errors/index.js';
 
 export interface RequestTarget {
   /** Raw path bytes as received, always starting with '/'. */
@@ -11,12 +12,11 @@ export interface RequestTarget {
   hasQuery: boolean;
 }
 
-/** A request-target the gateway will not forward: answered 400 (Koa's `expose` convention). */
-export class BadRequestTargetError extends Error {
-  readonly status = 400;
-  readonly expose = true;
+/** A request-target the gateway will not forward: answered 400 (bad_request_target). */
+export class BadRequestTargetError extends GatewayError {
   constructor(detail: string) {
     super(`Bad request target: ${detail}`);
+    gatewayFields(this, 400, 'bad_request_target');
     this.name = 'BadRequestTargetError';
   }
 }

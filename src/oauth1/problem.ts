@@ -1,4 +1,5 @@
 // OAuth Problem Reporting (oauth.pbworks "ProblemReporting" extension), as Atlassian answers it.
+import { GatewayError, gatewayFields } from '../errors/index.js';
 import { formEncode, percentEncode } from './encode.js';
 
 export type OAuthProblemName =
@@ -52,21 +53,27 @@ function listNames(names: string[], separator: string): string {
     .join(separator);
 }
 
-export class OAuthProblem extends Error {
+const EXPOSED = Object.freeze({ expose: true });
+
+/**
+ * One kind of GatewayError: its `code` is the oauth_problem name, and it is answered in the
+ * Problem Reporting format (src/http/answer.ts adds WWW-Authenticate with the realm).
+ */
+export class OAuthProblem extends GatewayError {
   readonly problem: OAuthProblemName;
-  readonly status: OAuthProblemStatus;
+  declare readonly status: OAuthProblemStatus;
   /** Extra problem parameters sent to the client (e.g. oauth_parameters_rejected). */
   readonly params: Record<string, string>;
   /** Sent as Retry-After (seconds) with the answer. */
   readonly retryAfterSeconds: number | undefined;
   // Koa/http-errors convention: the client may see this error (it carries no secret).
-  readonly expose = true;
+  declare readonly expose: true;
 
   constructor(problem: OAuthProblemName, opts: { params?: Record<string, string>; detail?: string; retryAfterSeconds?: number } = {}) {
     super((opts.detail ?? problem).slice(0, MAX_DETAIL_LENGTH));
+    gatewayFields(this, STATUS[problem], problem, opts.retryAfterSeconds === undefined ? EXPOSED : { expose: true, headers: { 'Retry-After': String(opts.retryAfterSeconds) } });
     this.name = 'OAuthProblem';
     this.problem = problem;
-    this.status = STATUS[problem];
     this.params = { ...opts.params };
     this.retryAfterSeconds = opts.retryAfterSeconds;
   }
@@ -101,7 +108,7 @@ export function isOAuthProblem(e: unknown): e is OAuthProblem {
 }
 
 /** WWW-Authenticate value: OAuth realm="...", oauth_problem="...", extra="...". */
-export function wwwAuthenticate(realm: string, p: OAuthProblem): string {
+export function wwwAuthenticate(realm: string, p: Pick<OAuthProblem, 'problem' | 'params'>): string {
   const parts = [`realm="${percentEncode(realm)}"`, `oauth_problem="${percentEncode(p.problem)}"`];
   for (const [name, value] of Object.entries(p.params)) parts.push(`${percentEncode(name)}="${percentEncode(value)}"`);
   return `OAuth ${parts.join(', ')}`;

@@ -3,12 +3,13 @@
 // upstream.passthroughUnknownConsumers is set, AppB's own tokens), continues to the proxy.
 import type { Context, Next } from 'koa';
 import type { Gateway } from '../gateway.js';
+import { methodNotAllowed } from '../errors/index.js';
 import { PATHS } from '../http/paths.js';
 import { createUserAuth } from '../userauth/index.js';
 import { authorizeSteps } from './authorize.js';
 import { showDemoLogin, submitDemoLogin, submitDemoLogout } from './demo-sign-in.js';
 import { loginDanceSteps } from './login-dance.js';
-import { pageErrors } from './page-steps.js';
+import { answerAsPage, pageErrors } from './page-steps.js';
 import { chain, type Step } from './state.js';
 import { tokenEndpointSteps } from './token-endpoints.js';
 import { userTokenSteps } from './user-tokens.js';
@@ -20,6 +21,8 @@ interface Route {
 }
 
 const always = () => true;
+// The dance endpoints for programs (OAuth problem or plain-text answers); every other route is a browser page.
+const FOR_PROGRAMS: ReadonlySet<string> = new Set([PATHS.requestToken, PATHS.accessToken]);
 const demoOnly = (gw: Gateway) => gw.cfg().config.userAuth.mode === 'demo';
 
 export function providerRoutes(gw: Gateway) {
@@ -48,12 +51,10 @@ export function providerRoutes(gw: Gateway) {
     const route = byMethod.get(ctx.method) ?? (ctx.method === 'HEAD' ? byMethod.get('GET') : undefined);
     if (!route || !route.active(gw)) {
       const allowed = [...byMethod.entries()].filter(([, r]) => r.active(gw)).map(([m]) => m);
-      ctx.status = 405;
-      ctx.set('Allow', allowed.includes('GET') ? [...allowed, 'HEAD'].join(', ') : allowed.join(', '));
-      ctx.set('Cache-Control', 'no-store');
-      ctx.type = 'text/plain';
-      ctx.body = `${ctx.method} is not allowed here; use ${allowed.join(' or ')}.\n`;
-      return;
+      const refusal = methodNotAllowed(ctx.method, allowed, allowed.includes('GET') ? [...allowed, 'HEAD'].join(', ') : allowed.join(', '));
+      // A browser page answers with a page; the token endpoints (for programs) in plain text.
+      if (!FOR_PROGRAMS.has(ctx.path)) return answerAsPage(gw, ctx, gw.cfg(), refusal);
+      throw refusal;
     }
     // One configuration for the whole request, even if a reload lands meanwhile.
     ctx.state.dance = { cfg: gw.cfg(), passOn: next };

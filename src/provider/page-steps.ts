@@ -1,16 +1,17 @@
 // Steps shared by the browser pages: readable error pages instead of the OAuth error format,
 // and finding the signed-in user (or sending the browser to sign in first).
 import type { Context, Next } from 'koa';
+import type { RuntimeConfig } from '../config/load.js';
 import type { Gateway } from '../gateway.js';
-import { BodyTooLargeError } from '../http/body.js';
-import { isOAuthProblem, OAuthProblem, wwwAuthenticate } from '../oauth1/index.js';
-import { StoreUnavailableError } from '../store/types.js';
+import type { GatewayError } from '../errors/index.js';
+import { errorToAnswer, realmOf, writeErrorPage, type PageContent } from '../http/answer.js';
 import { UserAuthError, type UserAuthReason } from '../userauth/errors.js';
 import type { UserAuth } from '../userauth/index.js';
-import { html, PageError, renderPage, setPageSecurityHeaders } from './html.js';
+import { html, PageError, setPageSecurityHeaders } from './html.js';
 import { dance, type Step } from './state.js';
 
-// Every refusal on a page becomes a readable page with the right status (never the OAuth form body).
+// Every refusal on a page becomes a readable page with the right status (never the OAuth form
+// body), written by the one renderer (src/http/answer.ts, its page form).
 export function pageErrors(gw: Gateway): Step {
   return async function pageErrors(ctx, next) {
     const facts = ctx.state.facts;
@@ -20,42 +21,41 @@ export function pageErrors(gw: Gateway): Step {
     try {
       await next();
     } catch (err) {
-      const page = dance(ctx).handedOn ? null : asPageError(err);
-      if (!page) throw err;
-      if (facts) {
-        facts.outcome = page.status === 503 ? 'store_unavailable' : 'refused';
-        if (page.problem) facts.problem = page.problem;
-      }
-      if (err instanceof StoreUnavailableError) {
-        gw.metrics.storeErrors.inc();
-        ctx.set('Retry-After', '2');
-      }
-      if (page.status === 413) ctx.set('Connection', 'close');
-      if (page.problem && page.status === 401) {
-        ctx.set('WWW-Authenticate', wwwAuthenticate(dance(ctx).cfg.publicBaseUrl.href.replace(/\/$/, ''), new OAuthProblem(page.problem)));
-      }
-      gw.log.debug({ requestId: facts?.requestId, status: page.status, problem: page.problem, title: page.title }, 'dance page refusal');
-      renderPage(ctx, { status: page.status, title: page.title, body: html`<h1>${page.title}</h1>\n${page.body}` });
+      // Handed on to AppB: its errors are the proxy's.
+      if (dance(ctx).handedOn) throw err;
+      answerAsPage(gw, ctx, dance(ctx).cfg, err);
     }
   };
 }
 
-function asPageError(err: unknown): PageError | null {
-  if (err instanceof PageError) return err;
-  if (isOAuthProblem(err)) return new PageError({ status: err.status, title: 'Request refused', message: err.message, problem: err.problem });
-  if (err instanceof StoreUnavailableError) {
-    return new PageError({ status: 503, title: 'Temporarily unavailable', message: 'The gateway cannot reach its token store right now. Please try again in a moment.' });
+/** Answers an error on a browser page with a readable page (the renderer's page form). */
+export function answerAsPage(gw: Gateway, ctx: Context, cfg: RuntimeConfig, err: unknown): void {
+  const facts = ctx.state.facts;
+  const e = errorToAnswer(err, ctx.req, facts, gw);
+  ctx.respond = false;
+  if (e === null) return;
+  if (ctx.res.headersSent) {
+    if (!ctx.res.writableEnded) ctx.res.destroy();
+    return;
   }
-  if (err instanceof BodyTooLargeError) return new PageError({ status: 413, title: 'Form too large', message: 'The form sent was larger than this page accepts.' });
-  if (err instanceof UserAuthError) return new PageError({ status: err.status, title: 'Cannot check your sign-in', message: USER_AUTH_MESSAGES[err.reason] });
-  return null;
+  const content = pageContentOf(e);
+  if (content?.problem !== undefined && facts) facts.problem = content.problem;
+  gw.log.debug({ requestId: facts?.requestId, status: e.status, code: e.code, title: content?.title }, 'dance page refusal');
+  writeErrorPage(ctx.res, e, realmOf(cfg.publicBaseUrl), gw.shuttingDown, content);
+}
+
+/** The dance's own words for an error (undefined: the renderer's). */
+function pageContentOf(e: GatewayError): PageContent | undefined {
+  if (e instanceof PageError) return { title: e.title, body: e.body, problem: e.problem };
+  if (e instanceof UserAuthError) return { title: 'Cannot check your sign-in', body: html`<p>${USER_AUTH_MESSAGES[e.code]}</p>` };
+  return undefined;
 }
 
 // What the browser user reads when userauth cannot say who they are.
 const USER_AUTH_MESSAGES: Readonly<Record<UserAuthReason, string>> = {
-  'session-check-timeout': 'The application behind this gateway took too long to say who you are. Try again in a moment.',
-  'session-check-unreachable': 'The application behind this gateway could not be reached to check who you are. Try again in a moment.',
-  'session-check-no-user':
+  session_check_timeout: 'The application behind this gateway took too long to say who you are. Try again in a moment.',
+  session_check_unreachable: 'The application behind this gateway could not be reached to check who you are. Try again in a moment.',
+  session_check_no_user:
     'The application behind this gateway did not say who you are. An administrator should check userAuth.sessionCheckPath and userAuth.usernameField.',
 };
 

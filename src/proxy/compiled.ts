@@ -3,6 +3,7 @@
 // upstream target and path prefix, the URLs told to AppB, the header drop-sets, and the identity
 // mode (looked up in the registry of src/proxy/identity/ and its state compiled here, once).
 import type { RuntimeConfig } from '../config/load.js';
+import { realmOf } from '../http/answer.js';
 import { RESERVED_IDENTITY_HEADERS, compileIdentity, type CompiledIdentity } from './identity/index.js';
 
 /** What AppB is told about the URL it was reached at. */
@@ -27,7 +28,7 @@ export interface UpstreamTarget {
 }
 
 export interface CompiledProxyConfig {
-  /** realm of WWW-Authenticate: the public base URL without its trailing slash. */
+  /** realm of WWW-Authenticate (realmOf: the public base URL without its trailing slash). */
   realm: string;
   /** upstream.url's path without trailing slashes ('' for none): AppB's request-target is this + the path received. */
   upstreamPathPrefix: string;
@@ -100,7 +101,7 @@ function compile(cfg: RuntimeConfig): CompiledProxyConfig {
   withIdentity.add('cookie');
   if (cfg.config.userAuth.mode === 'trusted-header') withIdentity.add(canonicalHeaderName(cfg.config.userAuth.header));
   return {
-    realm: cfg.publicBaseUrl.href.replace(/\/$/, ''),
+    realm: realmOf(cfg.publicBaseUrl),
     upstreamPathPrefix: upstream.pathname.replace(/\/+$/, ''),
     upstreamTarget: { protocol: upstream.protocol, host: hostname, hostname, port: upstream.port || (upstreamHttps ? '443' : '80') },
     upstreamHttps,

@@ -3,6 +3,7 @@
 // back until it is known (its '=' or '&', or too long to be one of them), so AppB never receives
 // all of a body that carries one: the caller aborts the upstream request instead.
 import { decodeFormName, isOAuthOrRequestorName } from '../http/target.js';
+import { CLOSE_CONNECTION, GatewayError, gatewayFields } from '../errors/index.js';
 
 const AMP = 0x26;
 const EQ = 0x3d;
@@ -12,12 +13,11 @@ const EQ = 0x3d;
  */
 const NAME_CAP = 57;
 
-/** A guarded name passed by: `name` is what it decoded to. */
-export class LateOAuthParameterError extends Error {
-  readonly status = 413;
-  readonly expose = true;
+/** A guarded name passed by (413, late_oauth_parameter; the connection ends): `paramName` is what it decoded to. */
+export class LateOAuthParameterError extends GatewayError {
   constructor(readonly paramName: string) {
-    super('Request body larger than the form body limit carries OAuth or requestor parameters');
+    super('Request body larger than the form body limit carries OAuth or requestor parameters.');
+    gatewayFields(this, 413, 'late_oauth_parameter', { headers: CLOSE_CONNECTION });
     this.name = 'LateOAuthParameterError';
   }
 }

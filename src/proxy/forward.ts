@@ -13,6 +13,8 @@ import type { RequestFacts } from '../ops/request-facts.js';
 import type { UpstreamTarget } from './compiled.js';
 import { downstreamHeaderList } from './headers.js';
 import { LateOAuthParameterError, type FormNameGuard } from './form-guard.js';
+import { GatewayError, gatewayFields, upstreamBadResponse, upstreamRefusedGateway, upstreamUnreachable } from '../errors/index.js';
+import { writeErrorResponse } from '../http/answer.js';
 
 // http-proxy rebuilds the path with url.parse and collapses '//' (it would send '/a/b' for
 // '/a//b', and '\' as '/'); the agent puts back the exact request-target the gateway signed,
@@ -92,10 +94,11 @@ function noReuseOfUnsafeSockets<T extends http.Agent>(agent: T, onStray: (socket
   return agent;
 }
 
-/** AppB did not answer within upstream.timeoutMs (socket idle that long). */
-class UpstreamTimeoutError extends Error {
+/** AppB did not answer within upstream.timeoutMs (socket idle that long): 504, upstream_timeout. */
+class UpstreamTimeoutError extends GatewayError {
   constructor(ms: number) {
-    super(`no answer from AppB within ${ms} ms`);
+    super(`AppB did not answer within ${ms} ms.`);
+    gatewayFields(this, 504, 'upstream_timeout', { expose: true });
     this.name = 'UpstreamTimeoutError';
   }
 }
@@ -127,7 +130,7 @@ interface Inflight {
 /** How a WebSocket handshake ended, for the caller's answer and request log. */
 export interface UpgradeAnswers {
   /** The gateway answers itself (AppB unreachable, or refusing the gateway's credentials) and closes. */
-  refuse(status: number, message: string): void;
+  refuse(err: GatewayError): void;
   /** AppB's answer was passed on with this status (101: upgraded). */
   answered(status: number): void;
 }
@@ -144,17 +147,11 @@ const FREE_SOCKET_TIMEOUT_MS = 4000;
 // Visible ASCII, space and tab: what a reason phrase may be when passed on (RFC 9112 4 allows obs-text; Node and clients vary).
 const SAFE_REASON = /^[\t\x20-\x7e]*$/;
 
-const APPB_REFUSED_GATEWAY =
-  "AppB refused the gateway's credentials for this request. The request was verified by the gateway; this is a configuration problem between the gateway and AppB, not a problem with your token.";
-
-function plainError(res: http.ServerResponse, status: number, message: string, closing: boolean, requestId: string): void {
-  res.statusCode = status;
-  res.setHeader('X-Request-Id', requestId);
-  if (closing) res.setHeader('Connection', 'close');
-  res.setHeader('Content-Length', Buffer.byteLength(message) + 1);
-  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+/** The gateway's own answer about AppB (never cached), by the one renderer (src/http/answer.ts). */
+function plainError(res: http.ServerResponse, err: GatewayError, closing: boolean, requestId: string): void {
   res.setHeader('Cache-Control', 'no-store');
-  res.end(`${message}\n`);
+  // No OAuth problem comes this way: the realm is never used.
+  writeErrorResponse(res, err, '', closing, requestId);
 }
 
 /** One OAuth problem name from AppB's WWW-Authenticate, for the log (no secrets in it). */
@@ -298,7 +295,7 @@ export function createForwarder(gw: Gateway): Forwarder {
               "AppB refused the gateway's re-signed request (check AppB's incoming link for the gateway)",
             );
             facts.outcome = 'upstream_error';
-            plainError(res, 502, APPB_REFUSED_GATEWAY, gw.shuttingDown, facts.requestId);
+            plainError(res, upstreamRefusedGateway(), gw.shuttingDown, facts.requestId);
             return;
           }
           const bad = (why: string) => {
@@ -306,7 +303,7 @@ export function createForwarder(gw: Gateway): Forwarder {
             for (const name of res.getHeaderNames()) if (name !== 'x-request-id') res.removeHeader(name);
             gw.log.warn({ requestId: facts.requestId, upstreamStatus: status, reason: why }, 'AppB sent a response the gateway cannot pass on');
             facts.outcome = 'upstream_error';
-            plainError(res, 502, `AppB sent a response the gateway cannot pass on (${why}).`, gw.shuttingDown, facts.requestId);
+            plainError(res, upstreamBadResponse(why), gw.shuttingDown, facts.requestId);
           };
           // Node's client parser takes any three digits; writeHead throws on some, and a throw here is uncaught (an event handler).
           if (!Number.isInteger(status) || status < 100 || status > 599) {
@@ -345,8 +342,7 @@ export function createForwarder(gw: Gateway): Forwarder {
             else res.once('finish', () => req.destroy());
             return;
           }
-          res.setHeader('Connection', 'close');
-          plainError(res, err.status, `${err.message}.`, gw.shuttingDown, facts.requestId);
+          plainError(res, err, gw.shuttingDown, facts.requestId);
           return;
         }
         if (res.headersSent) {
@@ -365,10 +361,10 @@ export function createForwarder(gw: Gateway): Forwarder {
         if (err instanceof UpstreamTimeoutError) {
           observe();
           gw.log.warn({ requestId: facts.requestId, timeoutMs }, 'AppB timed out');
-          plainError(res, 504, `AppB did not answer within ${timeoutMs} ms.`, gw.shuttingDown, facts.requestId);
+          plainError(res, err, gw.shuttingDown, facts.requestId);
         } else {
           gw.log.warn({ requestId: facts.requestId, err: (err as NodeJS.ErrnoException).code ?? err.message }, 'AppB unreachable');
-          plainError(res, 502, `AppB could not be reached (${(err as NodeJS.ErrnoException).code ?? 'connection failed'}).`, gw.shuttingDown, facts.requestId);
+          plainError(res, upstreamUnreachable((err as NodeJS.ErrnoException).code, err), gw.shuttingDown, facts.requestId);
         }
       };
       if (plan.streamedBody) {
@@ -431,14 +427,14 @@ export function createForwarder(gw: Gateway): Forwarder {
         "AppB refused the gateway's re-signed request (check AppB's incoming link for the gateway)",
       );
       facts.outcome = 'upstream_error';
-      pending.refuse(502, APPB_REFUSED_GATEWAY);
+      pending.refuse(upstreamRefusedGateway());
       return;
     }
     if (!Number.isInteger(status) || status < 200 || status > 599) {
       drop();
       gw.log.warn({ requestId: facts.requestId, upstreamStatus: status, reason: `status ${status}`, upgrade: true }, 'AppB sent a response the gateway cannot pass on');
       facts.outcome = 'upstream_error';
-      pending.refuse(502, `AppB sent a response the gateway cannot pass on (status ${status}).`);
+      pending.refuse(upstreamBadResponse(`status ${status}`));
       return;
     }
     if (!socket.writable) {
@@ -477,7 +473,7 @@ export function createForwarder(gw: Gateway): Forwarder {
         return;
       }
       plan.facts.outcome = 'upstream_error';
-      upgrade.refuse(502, `AppB could not be reached (${(err as NodeJS.ErrnoException).code ?? 'connection failed'}).`);
+      upgrade.refuse(upstreamUnreachable((err as NodeJS.ErrnoException).code, err));
     };
     try {
       proxy.ws(req, socket, head, { target: upstream as unknown as httpProxy.ProxyTargetUrl, agent: upstream.protocol === 'https:' ? agents.wsHttps : agents.wsHttp, ssl: { [EXACT_PATH]: plan.path } }, failed);

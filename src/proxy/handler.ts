@@ -4,11 +4,10 @@
 // nothing else on the way.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Gateway } from '../gateway.js';
-import { isOAuthProblem, problemBody, wwwAuthenticate } from '../oauth1/index.js';
-import { BodyTimeoutError, BodyTooLargeError } from '../http/body.js';
+import { errorToAnswer, writeErrorResponse } from '../http/answer.js';
+import { BodyTimeoutError } from '../http/body.js';
 import { clientAborted, requestIdOf } from '../http/request.js';
 import { logRequest, type RequestFacts } from '../ops/request-facts.js';
-import { StoreUnavailableError } from '../store/types.js';
 import { compiledOf } from './compiled.js';
 import { forwarderOf } from './index.js';
 import { planForward } from './plan.js';
@@ -23,61 +22,19 @@ export function originFormPath(url: string | undefined): string | null {
   return url;
 }
 
-/** Writes a whole answer to a response nothing has been written to (HEAD: headers only). */
-function answer(req: IncomingMessage, res: ServerResponse, status: number, headers: Record<string, string>, body: string, closing: boolean, requestId: string): void {
-  res.statusCode = status;
-  res.setHeader('X-Request-Id', requestId);
-  if (closing) res.setHeader('Connection', 'close');
-  for (const name in headers) res.setHeader(name, headers[name] as string);
-  res.setHeader('Content-Length', Buffer.byteLength(body));
-  res.end(req.method === 'HEAD' ? undefined : body);
-}
-
 /**
- * Answers an error of the proxy path: an OAuth problem in the Problem Reporting format, the store
- * down as 503, an exposed client error as plain text, anything else as a generic 500 (logged).
- * The same answers the Koa error handler gives on the dance routes.
+ * Answers an error of the proxy path with the one renderer (src/http/answer.ts): an OAuth problem
+ * in the Problem Reporting format, the store down as 503, an exposed client error as plain text,
+ * anything else as a generic 500 (logged) — the same answers the Koa error handler gives.
  */
 export function answerProxyError(gw: Gateway, req: IncomingMessage, res: ServerResponse, facts: RequestFacts, err: unknown): void {
-  if (err instanceof BodyTimeoutError) gw.metrics.clientTimeouts.inc({ phase: `body_${err.kind}` });
   if (res.headersSent) {
+    if (err instanceof BodyTimeoutError) gw.metrics.clientTimeouts.inc({ phase: `body_${err.kind}` });
     res.destroy();
     return;
   }
-  // An upload cut short: a normal outcome, and no one to answer.
-  if (clientAborted(req) && !(err instanceof BodyTooLargeError)) {
-    facts.outcome = 'aborted';
-    gw.log.debug({ requestId: facts.requestId, reason: (err as Error).message }, 'request aborted by the client');
-    return;
-  }
-  if (isOAuthProblem(err)) {
-    facts.problem = err.problem;
-    facts.outcome = 'refused';
-    if (gw.log.isLevelEnabled('debug')) gw.log.debug({ requestId: facts.requestId, problem: err.problem, detail: err.message }, 'oauth refusal');
-    const headers: Record<string, string> = { 'WWW-Authenticate': wwwAuthenticate(compiledOf(gw.cfg()).realm, err), 'Cache-Control': 'no-store', 'Content-Type': 'application/x-www-form-urlencoded' };
-    if (err.retryAfterSeconds !== undefined) headers['Retry-After'] = String(err.retryAfterSeconds);
-    answer(req, res, err.status, headers, problemBody(err), gw.shuttingDown, facts.requestId);
-    return;
-  }
-  if (err instanceof StoreUnavailableError) {
-    facts.outcome = 'store_unavailable';
-    gw.log.warn({ requestId: facts.requestId, err: err.message }, 'token store unavailable');
-    gw.metrics.storeErrors.inc();
-    answer(req, res, 503, { 'Retry-After': '2', 'Cache-Control': 'no-store', 'Content-Type': 'text/plain; charset=utf-8' }, 'The gateway cannot reach its token store right now; try again shortly.\n', gw.shuttingDown, facts.requestId);
-    return;
-  }
-  const e = err as { status?: number; expose?: boolean; message?: string };
-  // 501: a request feature the gateway refuses on purpose (e.g. an unsupported transfer coding).
-  if (typeof e.status === 'number' && ((e.status >= 400 && e.status < 500) || e.status === 501) && e.expose) {
-    facts.outcome = 'refused';
-    // The rest of an unread body (too large, stalled) cannot be skipped: the connection ends here.
-    if (e.status === 408 || e.status === 413) res.setHeader('Connection', 'close');
-    answer(req, res, e.status, { 'Content-Type': 'text/plain; charset=utf-8' }, `${e.message ?? 'Bad request'}\n`, gw.shuttingDown, facts.requestId);
-    return;
-  }
-  facts.outcome = 'error';
-  gw.log.error({ requestId: facts.requestId, err }, 'unhandled error');
-  answer(req, res, 500, { 'Content-Type': 'text/plain; charset=utf-8' }, 'Internal error\n', gw.shuttingDown, facts.requestId);
+  const e = errorToAnswer(err, req, facts, gw);
+  if (e !== null) writeErrorResponse(res, e, compiledOf(gw.cfg()).realm, gw.shuttingDown, facts.requestId);
 }
 
 /** The plain request handler of the proxy path: verify, re-sign, forward; one log line when the socket is done. */

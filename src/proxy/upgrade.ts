@@ -3,35 +3,22 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Gateway } from '../gateway.js';
-import { isOAuthProblem, problemBody, wwwAuthenticate } from '../oauth1/index.js';
+import { GatewayError, upgradeNotGet, upgradeUnsupported } from '../errors/index.js';
+import { errorToAnswer, writeErrorToSocket } from '../http/answer.js';
 import { requestIdOf } from '../http/request.js';
 import { logRequest, type RequestFacts } from '../ops/request-facts.js';
-import { StoreUnavailableError } from '../store/types.js';
 import { compiledOf } from './compiled.js';
 import { forwarderOf } from './index.js';
 import { planForward } from './plan.js';
-
-function writeResponse(socket: Duplex, status: number, headers: Record<string, string>, body: string): void {
-  if (!socket.writable) return;
-  const lines = [`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}`];
-  const all: Record<string, string> = { ...headers, 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close', 'Cache-Control': 'no-store' };
-  for (const [name, value] of Object.entries(all)) lines.push(`${name}: ${value}`);
-  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
-}
 
 /**
  * An upgrade the gateway does not proxy: another protocol (e.g. h2c, which AppB's side would never
  * see as HTTP/1.1 again) → 501; a WebSocket handshake that is not a GET (RFC 6455 4.1) → 400.
  */
-function unsupportedUpgrade(req: http.IncomingMessage): { status: number; message: string } | null {
+function unsupportedUpgrade(req: http.IncomingMessage): GatewayError | null {
   const protocol = (req.headers.upgrade ?? '').trim();
-  if (protocol.toLowerCase() !== 'websocket') {
-    return {
-      status: 501,
-      message: `Upgrade ${JSON.stringify(protocol.slice(0, 100))} is not supported: the gateway upgrades only to WebSocket. Send the request without Upgrade (HTTP/1.1).`,
-    };
-  }
-  if (req.method !== 'GET') return { status: 400, message: `A WebSocket handshake must be a GET request, not ${JSON.stringify((req.method ?? '').slice(0, 20))}.` };
+  if (protocol.toLowerCase() !== 'websocket') return upgradeUnsupported(protocol);
+  if (req.method !== 'GET') return upgradeNotGet(req.method ?? '');
   return null;
 }
 
@@ -54,9 +41,11 @@ export function attachUpgradeHandler(server: http.Server, gw: Gateway): void {
         aborted: false,
       });
     });
-    const refuse = (s: number, headers: Record<string, string>, body: string) => {
-      status = s;
-      writeResponse(socket, s, headers, body);
+    // One configuration for the whole handshake, even if a reload lands meanwhile.
+    const cfg = gw.cfg();
+    const refuse = (e: GatewayError) => {
+      status = e.status;
+      writeErrorToSocket(socket, e, compiledOf(cfg).realm);
     };
 
     // Node hands every request with Upgrade here; only WebSocket is proxied. Anything else gets an
@@ -64,45 +53,20 @@ export function attachUpgradeHandler(server: http.Server, gw: Gateway): void {
     const unsupported = unsupportedUpgrade(req);
     if (unsupported) {
       facts.outcome = 'refused';
-      refuse(unsupported.status, { 'Content-Type': 'text/plain; charset=utf-8' }, `${unsupported.message}\n`);
+      refuse(unsupported);
       return;
     }
 
-    const cfg = gw.cfg();
     planForward(gw, cfg, req, facts, { upgrade: true }).then(
       (plan) =>
         forwarderOf(gw).ws(req, socket, head, plan, {
-          refuse: (s, message) => refuse(s, { 'Content-Type': 'text/plain; charset=utf-8' }, `${message}\n`),
+          refuse,
           answered: (s) => (status = s),
         }),
       (err: unknown) => {
-        if (isOAuthProblem(err)) {
-          facts.problem = err.problem;
-          facts.outcome = 'refused';
-          refuse(
-            err.status,
-            {
-              'WWW-Authenticate': wwwAuthenticate(compiledOf(cfg).realm, err),
-              'Content-Type': 'application/x-www-form-urlencoded',
-              ...(err.retryAfterSeconds !== undefined && { 'Retry-After': String(err.retryAfterSeconds) }),
-            },
-            problemBody(err),
-          );
-        } else if (err instanceof StoreUnavailableError) {
-          facts.outcome = 'store_unavailable';
-          gw.metrics.storeErrors.inc();
-          refuse(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '2' }, 'The gateway cannot reach its token store right now; try again shortly.\n');
-        } else {
-          const e = err as { status?: number; expose?: boolean; message?: string };
-          if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) {
-            facts.outcome = 'refused';
-            refuse(e.status, { 'Content-Type': 'text/plain; charset=utf-8' }, `${e.message ?? 'Bad request'}\n`);
-            return;
-          }
-          facts.outcome = 'error';
-          gw.log.error({ requestId: facts.requestId, err }, 'unhandled error in upgrade');
-          refuse(500, { 'Content-Type': 'text/plain; charset=utf-8' }, 'Internal error\n');
-        }
+        // No body is read on a handshake: nothing to find cut short.
+        const e = errorToAnswer(err, null, facts, gw, 'unhandled error in upgrade');
+        if (e !== null) refuse(e);
       },
     );
   });

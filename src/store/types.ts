@@ -4,6 +4,7 @@
 // (test/store/contract.ts) runs against both, and test/store/transitions.test.ts runs the state
 // machine's cases against the pure transitions, memory and Redis.
 import type { Cluster, Redis } from 'ioredis';
+import { GatewayError, gatewayFields } from '../errors/index.js';
 
 /** OAuth 1.0a tokens carry a callback; 1.0 tokens (jirashell --oauth-dance) do not. */
 export type DanceVersion = '1.0' | '1.0a';
@@ -232,12 +233,16 @@ export interface TokenStore {
   close(): Promise<void>;
 }
 
-/** Raised by a store when its backend cannot be reached in time: answered as 503. */
-export class StoreUnavailableError extends Error {
-  readonly status = 503;
-  readonly expose = true;
+const STORE_UNAVAILABLE = Object.freeze({ expose: false, headers: Object.freeze({ 'Retry-After': '2', 'Cache-Control': 'no-store' }) });
+
+/**
+ * Raised by a store when its backend cannot be reached in time: answered 503 (store_unavailable)
+ * with Retry-After. The message is for the log; the client reads a fixed text (src/http/answer.ts).
+ */
+export class StoreUnavailableError extends GatewayError {
   constructor(message = 'token store unavailable', options?: { cause?: unknown }) {
     super(message, options);
+    gatewayFields(this, 503, 'store_unavailable', STORE_UNAVAILABLE);
     this.name = 'StoreUnavailableError';
   }
 }

@@ -67,8 +67,8 @@ export function createSessionChecker(log: Logger, now: () => number = Date.now):
         const timedOut = (err as Error).name === 'TimeoutError';
         log.warn({ err: (err as Error).message, url }, 'userAuth: AppB session check failed');
         throw timedOut
-          ? new UserAuthError('session-check-timeout', 504, 'AppB session check timed out', { cause: err })
-          : new UserAuthError('session-check-unreachable', 502, 'AppB session check failed', { cause: err });
+          ? new UserAuthError('session_check_timeout', 504, 'AppB session check timed out', { cause: err })
+          : new UserAuthError('session_check_unreachable', 502, 'AppB session check failed', { cause: err });
       }
       if (res.status === 401 || res.status === 403 || (res.status >= 300 && res.status < 400)) {
         await res.body?.cancel();
@@ -86,7 +86,7 @@ export function createSessionChecker(log: Logger, now: () => number = Date.now):
       }
       if (typeof user !== 'string' || !isValidUserName(user)) {
         log.warn({ url, status: res.status, usernameField: auth.usernameField }, 'userAuth: AppB session check gave no user name');
-        throw new UserAuthError('session-check-no-user', 502, 'AppB session check gave no user name');
+        throw new UserAuthError('session_check_no_user', 502, 'AppB session check gave no user name');
       }
       remember(key, user, auth.cacheSeconds);
       return user;
