@@ -98,9 +98,14 @@ export async function startStubAppB(opts: StubAppBOptions = {}): Promise<StubApp
       r.bytes += c.length;
       chunks.push(c);
     });
-    req.on('close', () => closed());
     // After an early answer Node's server no longer reports the request's close: its connection's.
-    req.socket.once('close', () => closed());
+    // (Taken off again when the request does close: a keep-alive connection would gather one per request.)
+    const onConnectionClose = () => closed();
+    req.socket.once('close', onConnectionClose);
+    req.once('close', () => {
+      req.socket?.off('close', onConnectionClose);
+      closed();
+    });
     if (new URL(r.url, 'http://appb.invalid').pathname === SESSION_PATH) {
       req.resume();
       session(req, res);
