@@ -147,28 +147,25 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
+const CLI = path.join(ROOT, 'dist/cli.js');
+
 /** dist/ compiled from the current src/: built when missing or older than any source file. */
 function ensureBuilt(): void {
-  const cli = path.join(ROOT, 'dist/src/cli.js');
-  const alt = path.join(ROOT, 'dist/cli.js');
-  const built = [cli, alt].map((f) => { try { return statSync(f).mtimeMs; } catch { return 0; } });
+  let built = 0;
+  try {
+    built = statSync(CLI).mtimeMs;
+  } catch {
+    /* not built */
+  }
   const sources = Math.max(newestMtime(path.join(ROOT, 'src')), statSync(path.join(ROOT, 'tsconfig.build.json')).mtimeMs, statSync(path.join(ROOT, 'package-lock.json')).mtimeMs);
-  if (Math.max(...built) > sources) return;
+  if (built > sources) return;
   console.log('bench: dist/ is missing or older than src/: npm run build');
   const r = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
   if (r.status !== 0) throw new Error('npm run build failed');
 }
 
 function gatewayCli(): string {
-  for (const f of ['dist/cli.js', 'dist/src/cli.js']) {
-    try {
-      statSync(path.join(ROOT, f));
-      return path.join(ROOT, f);
-    } catch {
-      /* next */
-    }
-  }
-  throw new Error('dist/cli.js not found after the build');
+  return CLI;
 }
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'applink-bench-'));
@@ -645,13 +642,11 @@ const DIRTY = spawnSync('git', ['status', '--porcelain', '--', 'src', 'bench'], 
 
 function machine(): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  const commit = COMMIT;
-  const dirty = DIRTY;
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
   return [
     `* machine: ${cpu}, ${os.cpus().length} CPUs; ${place.note}`,
     `* node ${process.version}, ${os.type()} ${os.release()}; redis-server ${spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.match(/v=(\S+)/)?.[1] ?? '?'}; wrk ${spawnSync('wrk', ['-v'], { encoding: 'utf8' }).stdout.match(/wrk (\S+)/)?.[1] ?? '?'}`,
-    `* date ${new Date().toISOString()}, git commit ${commit}${dirty} at the start; load average at the end ${load}`,
+    `* date ${new Date().toISOString()}, git commit ${COMMIT}${DIRTY} at the start; load average at the end ${load}`,
     `* ${ROUNDS} round(s) of ${DURATION} s per figure (medians), ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up per scenario`,
   ].join('\n');
 }

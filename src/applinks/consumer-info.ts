@@ -140,19 +140,21 @@ function tlsProblem(err: unknown): string | null {
   return null;
 }
 
+const FETCH_TIMEOUT_MS = 10_000;
+
 /** Fetches and parses consumer info (certificates verified as Node does; 10 s; 64 KiB). */
-export async function fetchConsumerInfo(input: string, opts: { timeoutMs?: number } = {}): Promise<{ url: URL; info: ConsumerInfo }> {
+export async function fetchConsumerInfo(input: string): Promise<{ url: URL; info: ConsumerInfo }> {
   const url = consumerInfoUrl(input);
   let res: Response;
   try {
-    res = await fetch(url, { headers: { accept: 'application/xml, text/xml' }, redirect: 'follow', signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) });
+    res = await fetch(url, { headers: { accept: 'application/xml, text/xml' }, redirect: 'follow', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
   } catch (err) {
     const tls = tlsProblem(err);
     if (tls) {
       throw new ConsumerInfoError(`${url.href}: the server's certificate was refused (${tls}); fix the certificate, or give Node its CA with NODE_EXTRA_CA_CERTS=ca.pem`);
     }
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    const why = (err as Error).name === 'TimeoutError' ? 'no answer within 10 s' : (cause?.code ?? cause?.message ?? (err as Error).message);
+    const why = (err as Error).name === 'TimeoutError' ? `no answer within ${FETCH_TIMEOUT_MS / 1000} s` : (cause?.code ?? cause?.message ?? (err as Error).message);
     throw new ConsumerInfoError(`${url.href}: cannot fetch the consumer info (${why})`);
   }
   if (res.status !== 200) {

@@ -2,8 +2,10 @@
 // turned into links[] entries and access tokens for the store, each row taken whole or refused
 // with its reason. Pure: no I/O besides reading key files already next to the configuration.
 import { randomBytes } from 'node:crypto';
+import { parseCallback } from '../oauth1/callback.js';
 import { accessHandleOfToken, isForeignToken } from '../store/tokens.js';
 import type { ImportedAccessToken } from '../store/types.js';
+import { isValidUserName } from '../userauth/names.js';
 import type { JiraRows, Row } from './jira-db.js';
 import { LinkEntryError, linkEntry, linkIdFor, pemFromAtlassianKey, planKeyFile, type KeyFilePlan, type LinkDraft } from './link-entry.js';
 
@@ -61,11 +63,6 @@ function millis(value: unknown, column: string): number | null {
   return n;
 }
 
-/** A user name as the gateway takes one (src/config/schema.ts userName). */
-function validUserName(name: string): boolean {
-  return name.length >= 1 && name.length <= 255 && /^[^\p{Cc}\p{Cs}]*$/u.test(name) && name.trim() === name;
-}
-
 export interface PlannedLink {
   consumerKey: string;
   linkId: string;
@@ -111,21 +108,16 @@ function planLink(row: Row, opts: PlanOptions, takenIds: Set<string>): PlannedLi
   }
   const callback = text(row.callback)?.trim() || null;
   if (callback !== null) {
-    let ok: boolean;
-    try {
-      const u = new URL(callback);
-      ok = (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password && !callback.includes('#');
-    } catch {
-      ok = false;
-    }
-    if (!ok) throw new BrokenRow(`callback ${JSON.stringify(callback)} is not an absolute http(s) URL without user info or fragment`);
+    // The configuration's own callback rule: an entry that passes here passes check-config.
+    const problem = parseCallback(callback);
+    if (typeof problem === 'string') throw new BrokenRow(`callback ${JSON.stringify(callback)} ${problem}`);
   }
   const notes: string[] = [];
   const twoLO = jiraBoolean(row.two_l_o_allowed, false, 'two_l_o_allowed');
   const impersonation = jiraBoolean(row.two_l_o_impersonation_allowed, false, 'two_l_o_impersonation_allowed');
   const threeLO = jiraBoolean(row.three_l_o_allowed, true, 'three_l_o_allowed');
   const executing = (text(row.executing_user_name) ?? text(row.executing_two_l_o_user))?.trim() || null;
-  if (executing !== null && !validUserName(executing)) throw new BrokenRow('executing_two_l_o_user is not a user name');
+  if (executing !== null && !isValidUserName(executing)) throw new BrokenRow('executing_two_l_o_user is not a user name');
   let twoLegged = { enabled: twoLO, executeAs: executing };
   if (twoLO && executing === null) {
     // Jira ran such requests anonymously; the gateway runs 2LO as a named user only.
@@ -142,7 +134,7 @@ function planLink(row: Row, opts: PlanOptions, takenIds: Set<string>): PlannedLi
     throw err;
   }
   const name = (text(row.consumername)?.trim() || consumerKey).slice(0, 200);
-  const draft: LinkDraft = { id: linkId, name, consumerKey, publicKeyPem: pem, callback, threeLegged: threeLO, twoLegged, impersonation };
+  const draft: LinkDraft = { id: linkId, name, consumerKey, callback, threeLegged: threeLO, twoLegged, impersonation };
   if (callback === null && threeLO) notes.push('no callback registered: new authorizations need callbackUrls (an Atlassian application: <its base URL>/plugins/servlet/applinks/oauth/login-dance/access)');
   return { consumerKey, linkId, draft, keyFile, entry: linkEntry(draft, keyFile.relative), notes };
 }
@@ -176,7 +168,7 @@ function planToken(row: Row, consumerKey: string, linkId: string, now: number): 
   // The user key names nobody in app_user: the user was deleted.
   if (row.user_name === null || row.user_name === undefined) return 'gone';
   const user = text(row.user_name) ?? '';
-  if (!validUserName(user)) throw new BrokenRow('its user name in app_user is not a user name');
+  if (!isValidUserName(user)) throw new BrokenRow('its user name in app_user is not a user name');
   return { token, secret, sessionHandle, linkId, consumerKey, user, createdAt: created, expiresAt, authorizationExpiresAt };
 }
 

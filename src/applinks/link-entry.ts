@@ -18,8 +18,6 @@ export interface LinkDraft {
   id: string;
   name: string;
   consumerKey: string;
-  /** PEM (SPKI) of AppA's RSA public key. */
-  publicKeyPem: string;
   callback: string | null;
   threeLegged: boolean;
   twoLegged: { enabled: boolean; executeAs: string | null };
@@ -160,7 +158,7 @@ function problemsOf(doc: YAML.Document, configPath: string): string[] {
  * everything else kept), checked like check-config: refused when the new entries bring a problem
  * the file did not already have. Call after the key files exist.
  */
-export function configWithLinks(configPath: string, entries: Array<Record<string, unknown>>): { text: string; problemsBefore: string[] } {
+export function configWithLinks(configPath: string, entries: Array<Record<string, unknown>>): string {
   const doc = readDocument(configPath);
   const problemsBefore = problemsOf(doc, configPath);
   let links = doc.get('links', true);
@@ -177,7 +175,7 @@ export function configWithLinks(configPath: string, entries: Array<Record<string
   const after = problemsOf(doc, configPath);
   const fresh = after.filter((p) => !problemsBefore.includes(p));
   if (fresh.length > 0) throw new LinkEntryError(`the new links would make the configuration invalid:\n${fresh.map((p) => `  ${p}`).join('\n')}`);
-  return { text: doc.toString(), problemsBefore };
+  return doc.toString();
 }
 
 /** Replaces the configuration file atomically (same directory, same mode): a reader sees old or new. */

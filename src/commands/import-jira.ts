@@ -107,7 +107,7 @@ the database cannot be read, 2 usage error, ${EXIT.storeUnavailable} Redis unrea
       for (const l of plan.links) writeKeyFile(l.keyFile);
       if (values.write === true) {
         try {
-          configText = configWithLinks(cfgPath, entries).text;
+          configText = configWithLinks(cfgPath, entries);
         } catch (err) {
           for (const l of plan.links) removeKeyFile(l.keyFile);
           if (err instanceof LinkEntryError) {

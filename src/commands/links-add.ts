@@ -60,14 +60,14 @@ ${COMMON_OPTIONS}`,
       }
       const keyFile = planKeyFile(cfgPath, info.key, pem);
       const entry = linkEntry(
-        { id, name: info.name, consumerKey: info.key, publicKeyPem: pem, callback: info.callback, threeLegged: true, twoLegged: { enabled: false, executeAs: null }, impersonation: false },
+        { id, name: info.name, consumerKey: info.key, callback: info.callback, threeLegged: true, twoLegged: { enabled: false, executeAs: null }, impersonation: false },
         keyFile.relative,
       );
       writeKeyFile(keyFile);
       if (values.write === true) {
         let text: string;
         try {
-          text = configWithLinks(cfgPath, [entry]).text;
+          text = configWithLinks(cfgPath, [entry]);
         } catch (err) {
           removeKeyFile(keyFile);
           throw err;

@@ -7,7 +7,8 @@ export interface CidrMatcher {
   readonly size: number;
 }
 
-function unmap(address: string): string {
+/** An IPv4 peer of a dual-stack socket (::ffff:a.b.c.d) as its IPv4 address; anything else as it is. */
+export function unmap(address: string): string {
   // Node reports IPv4 peers on dual-stack sockets as ::ffff:a.b.c.d.
   const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   return m?.[1] ?? address;

@@ -3,7 +3,7 @@
 // address as the peer and trusted proxies give it (DESIGN.md sections 2 and 7).
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
-import type { CidrMatcher } from '../config/cidr.js';
+import { unmap, type CidrMatcher } from '../config/cidr.js';
 import { OAuthProblem } from '../oauth1/index.js';
 import { GatewayError, gatewayFields } from '../errors/index.js';
 
@@ -59,8 +59,7 @@ export function checkTransferEncoding(req: IncomingMessage): void {
 
 /** IPv4 peers on a dual-stack socket appear as ::ffff:a.b.c.d. */
 export function peerAddress(req: IncomingMessage): string {
-  const a = req.socket.remoteAddress ?? '';
-  return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a)?.[1] ?? a;
+  return unmap(req.socket.remoteAddress ?? '');
 }
 
 /**
@@ -73,7 +72,7 @@ export function clientAddress(req: IncomingMessage, trustedProxies: CidrMatcher)
   if (!trustedProxies.contains(address)) return address;
   const hops = (req.headersDistinct['x-forwarded-for'] ?? []).join(',').split(',');
   for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = (hops[i] ?? '').trim().replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
+    const hop = unmap((hops[i] ?? '').trim());
     if (isIP(hop) === 0) break;
     address = hop;
     if (!trustedProxies.contains(hop)) break;

@@ -5,7 +5,7 @@ import { GatewayError, gatewayFields } from '../errors/index.js';
 import { html, pageDocument, pageSecurityHeaders, SafeHtml } from '../http/html.js';
 import type { OAuthProblemName } from '../oauth1/index.js';
 
-export { escapeHtml, html, SafeHtml } from '../http/html.js';
+export { html } from '../http/html.js';
 
 export interface PageOptions {
   status?: number;

@@ -4,6 +4,7 @@
 // mode (looked up in the registry of src/proxy/identity/ and its state compiled here, once).
 import type { RuntimeConfig } from '../config/load.js';
 import { realmOf } from '../http/answer.js';
+import { bodyDeadlinesOf, type BodyDeadlines } from '../http/body.js';
 import { RESERVED_IDENTITY_HEADERS, compileIdentity, type CompiledIdentity } from './identity/index.js';
 
 /** What AppB is told about the URL it was reached at. */
@@ -32,6 +33,8 @@ export interface CompiledProxyConfig {
   realm: string;
   /** upstream.url's path without trailing slashes ('' for none): AppB's request-target is this + the path received. */
   upstreamPathPrefix: string;
+  /** server.timeouts for a body the gateway reads. */
+  bodyDeadlines: BodyDeadlines;
   upstreamTarget: UpstreamTarget;
   upstreamHttps: boolean;
   /** signatureBaseUrl without a trailing slash: the base-string URI of a re-signed request is this + the raw path. */
@@ -103,6 +106,7 @@ function compile(cfg: RuntimeConfig): CompiledProxyConfig {
   return {
     realm: realmOf(cfg.publicBaseUrl),
     upstreamPathPrefix: upstream.pathname.replace(/\/+$/, ''),
+    bodyDeadlines: bodyDeadlinesOf(cfg),
     upstreamTarget: { protocol: upstream.protocol, host: hostname, hostname, port: upstream.port || (upstreamHttps ? '443' : '80') },
     upstreamHttps,
     signatureBase: cfg.signatureBaseUrl.href.replace(/\/+$/, ''),

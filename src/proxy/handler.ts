@@ -5,7 +5,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Gateway } from '../gateway.js';
 import { errorToAnswer, writeErrorResponse } from '../http/answer.js';
-import { BodyTimeoutError } from '../http/body.js';
 import { clientAborted, requestIdOf } from '../http/request.js';
 import { logRequest, type RequestFacts } from '../ops/request-facts.js';
 import { compiledOf } from './compiled.js';
@@ -29,7 +28,6 @@ export function originFormPath(url: string | undefined): string | null {
  */
 export function answerProxyError(gw: Gateway, req: IncomingMessage, res: ServerResponse, facts: RequestFacts, err: unknown): void {
   if (res.headersSent) {
-    if (err instanceof BodyTimeoutError) gw.metrics.clientTimeouts.inc({ phase: `body_${err.kind}` });
     res.destroy();
     return;
   }

@@ -48,7 +48,7 @@ export function upstreamHeaders(req: IncomingMessage, o: UpstreamHeaderOptions):
   let dropAlso: Set<string> | null = null;
   const connection = req.headersDistinct.connection;
   if (connection !== undefined) dropAlso = connectionTokens(connection);
-  if (!o.keepAuthorization) (dropAlso ??= new Set()).add('authorization');
+  if (!o.keepAuthorization && !drop.has('authorization')) (dropAlso ??= new Set()).add('authorization');
   // The SSO header of trusted-header user auth is believed from its proxies only, so AppB gets no
   // forged copy; with an identity the gateway's credentials alone name the user, so it goes then too.
   if (!o.withIdentity && cfg.config.userAuth.mode === 'trusted-header' && !cfg.trustedUserSources?.contains(req.socket.remoteAddress)) {

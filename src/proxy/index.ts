@@ -3,7 +3,6 @@
 // unsigned traffic with only the gateway's header stripping.
 import type { Context } from 'koa';
 import type { Gateway } from '../gateway.js';
-import { BodyTimeoutError, BodyTooLargeError } from '../http/body.js';
 import { createForwarder, type Forwarder } from './forward.js';
 import { planForward } from './plan.js';
 
@@ -27,11 +26,8 @@ export function proxyMiddleware(gw: Gateway) {
     // Verification failures throw (OAuthProblem → Problem Reporting response, store down → 503).
     // A dance call the dance routes handed on (AppB's own links) is forwarded without verification.
     const handedOn = ctx.state.dance?.handedOn === true;
-    const plan = await planForward(gw, cfg, ctx.req, ctx.state.facts, { upgrade: false, handedOn }).catch((err: unknown) => {
-      // The rest of an oversized body is never read: the connection cannot carry another request.
-      if (err instanceof BodyTooLargeError || err instanceof BodyTimeoutError) ctx.set('Connection', 'close');
-      throw err;
-    });
+    // A body over the limit or too slow answers with its own Connection: close (src/http/body.ts).
+    const plan = await planForward(gw, cfg, ctx.req, ctx.state.facts, { upgrade: false, handedOn });
     ctx.respond = false;
     await forwarder.web(ctx.req, ctx.res, plan);
   };

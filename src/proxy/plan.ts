@@ -3,7 +3,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { RuntimeConfig } from '../config/load.js';
 import type { Gateway } from '../gateway.js';
-import { BodyTooLargeError, bodyDeadlinesOf, bufferedBodyOf, isFormContentType, readBody, readBodyPrefix } from '../http/body.js';
+import { BodyTooLargeError, bufferedBodyOf, isFormContentType, readBody, readBodyPrefix } from '../http/body.js';
 import { checkSingleContentType, checkTransferEncoding, clientAddress } from '../http/headers.js';
 import { oauthViewOf, type OAuthRequestView } from '../http/request-view.js';
 import { isSignedRequestParam, isSmuggledRequestor, removeFormParams, removeQueryParams, requestTargetOf, type RequestTarget } from '../http/target.js';
@@ -42,11 +42,6 @@ export function checkRequestorEncoding(params: CollectedParams | null): void {
   }
 }
 
-/** upstream.url's path ('' for none or '/'): AppB's request-target is this + the path received. */
-export function upstreamPathPrefix(cfg: RuntimeConfig): string {
-  return compiledOf(cfg).upstreamPathPrefix;
-}
-
 /**
  * Verifies the request (throws the OAuthProblem that refuses it) and returns what to send to
  * AppB. `upgrade`: a WebSocket handshake (no body, Connection: upgrade kept).
@@ -65,7 +60,8 @@ export async function planForward(
   const target = requestTargetOf(req.url);
   const method = req.method ?? 'GET';
   const limit = cfg.config.server.formBodyLimitBytes;
-  const deadlines = bodyDeadlinesOf(cfg);
+  const compiled = compiledOf(cfg);
+  const deadlines = compiled.bodyDeadlines;
   const bodyPresent = !opts.upgrade && hasBody(req);
   const isForm = isFormContentType(req.headers['content-type']);
 
@@ -121,12 +117,12 @@ export async function planForward(
 
   setFraming(headers, req, body, bodyPresent);
 
-  const prefix = upstreamPathPrefix(cfg);
+  const prefix = compiled.upstreamPathPrefix;
   const keepBareQuestionMark = target.hasQuery && !query.changed;
   let path: string;
   if (verdict.kind === 'signed') {
     const { principal } = verdict;
-    const identity = compiledOf(cfg).identity;
+    const identity = compiled.identity;
     const applied = applyIdentity(
       gw,
       identity,
@@ -158,7 +154,7 @@ export async function planForward(
     ...(body !== undefined && { body }),
     ...(streamedBody && { streamedBody }),
     identity,
-    upstream: compiledOf(cfg).upstreamTarget,
+    upstream: compiled.upstreamTarget,
     timeoutMs: cfg.config.upstream.timeoutMs,
     ...(verdict.kind === 'signed' && { linkId: verdict.principal.link.id }),
     facts,
@@ -198,7 +194,7 @@ function planPassthrough(cfg: RuntimeConfig, req: IncomingMessage, facts: Reques
   setFraming(headers, req, body, bodyPresent);
   return {
     flow: 'passthrough',
-    path: upstreamPathPrefix(cfg) + target.rawPath + (target.hasQuery ? `?${target.rawQuery}` : ''),
+    path: compiledOf(cfg).upstreamPathPrefix + target.rawPath + (target.hasQuery ? `?${target.rawQuery}` : ''),
     headers,
     ...(body !== undefined && { body }),
     identity: false,

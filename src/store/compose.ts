@@ -27,7 +27,6 @@ import {
   readableRequest,
   requestKeepMs,
   usableAccess,
-  type AccessRecord,
 } from './transitions.js';
 import type {
   AccessToken,
@@ -57,7 +56,8 @@ const HANDLE_ATTEMPTS = 3;
 const userIndex = (key: string): IndexRef => ({ kind: 'user', key });
 const linkIndex = (key: string): IndexRef => ({ kind: 'link', key });
 
-function requestView(h: string, token: string, stored: StoredRequest, record = stored.record): RequestToken {
+function requestView(h: string, token: string, stored: StoredRequest): RequestToken {
+  const record = stored.record;
   return {
     token,
     secret: stored.secret(),
@@ -74,32 +74,9 @@ function requestView(h: string, token: string, stored: StoredRequest, record = s
   };
 }
 
-function summaryOf(h: string, a: AccessRecord): AccessTokenSummary {
-  return {
-    handle: h,
-    linkId: a.linkId,
-    consumerKey: a.consumerKey,
-    user: a.user,
-    createdAt: a.createdAt,
-    expiresAt: a.expiresAt,
-    authorizationExpiresAt: a.authorizationExpiresAt,
-  };
-}
-
-function accessView(h: string, token: string, stored: StoredAccess): AccessToken {
-  const a = stored.record;
-  return {
-    token,
-    secret: stored.secret(),
-    sessionHandle: stored.sessionHandle(),
-    handle: h,
-    linkId: a.linkId,
-    consumerKey: a.consumerKey,
-    user: a.user,
-    createdAt: a.createdAt,
-    expiresAt: a.expiresAt,
-    authorizationExpiresAt: a.authorizationExpiresAt,
-  };
+/** The AccessToken of a stored access record (its secrets read through `stored`). */
+export function accessView(h: string, token: string, stored: StoredAccess): AccessToken {
+  return { ...toSummary(h, stored.record), token, secret: stored.secret(), sessionHandle: stored.sessionHandle() };
 }
 
 function tokenless(nonceFresh: boolean): ResourceLookup {
@@ -204,22 +181,7 @@ export function composeStore(backend: TokenBackend): TokenStore {
         sessionHandle,
       });
       if (!out.ok) return out;
-      const a = out.access;
-      return {
-        ok: true,
-        access: {
-          token: value,
-          secret,
-          handle: h,
-          linkId: a.linkId,
-          consumerKey: a.consumerKey,
-          user: a.user,
-          sessionHandle,
-          createdAt: t,
-          expiresAt: issued.expiresAt,
-          authorizationExpiresAt: issued.authorizationExpiresAt,
-        },
-      };
+      return { ok: true, access: accessView(h, value, { record: out.access, secret: () => secret, sessionHandle: () => sessionHandle }) };
     },
 
     async inspectToken(token: string): Promise<TokenStatus | null> {
@@ -267,7 +229,7 @@ export function composeStore(backend: TokenBackend): TokenStore {
         backend.indexRemove(userIndex(revoked.userKey), [handle]),
         backend.indexRemove(linkIndex(revoked.linkId), [handle]),
       ]).catch(() => undefined);
-      return summaryOf(handle, revoked);
+      return toSummary(handle, revoked);
     },
 
     async revokeAccessTokens(filter: { user?: string; linkId?: string }): Promise<number> {
@@ -316,7 +278,7 @@ export function composeStore(backend: TokenBackend): TokenStore {
           }
           if (lowerUser !== null && a.userKey !== lowerUser) return;
           if (filter.linkId !== undefined && a.linkId !== filter.linkId) return;
-          listed.push(toSummary(summaryOf(h, a)));
+          listed.push(toSummary(h, a));
         });
       }
       if (index !== null) await backend.indexRemove(index, stale).catch(() => undefined);

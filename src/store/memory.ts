@@ -2,7 +2,7 @@
 // a single instance). Its backend runs the transitions of transitions.ts on records kept in
 // maps; every step runs synchronously between awaits, so it is atomic.
 import type { GrantStatus, IndexRef, Step, StepName, Steps, StoredAccess, StoredRequest, TokenBackend } from './backend.js';
-import { composeStore } from './compose.js';
+import { accessView, composeStore } from './compose.js';
 import { tokenDigest } from './crypto.js';
 import { isAccessRecordLive, nonceDigest, requestKeepUntil } from './tokens.js';
 import {
@@ -140,20 +140,7 @@ export function createMemoryBackend(opts: { now?: () => number } = {}): TokenBac
       if (stored === null || !accessForRequest(stored.record, tokenDigest(key.token), key.consumerKey, linkId, t)) {
         return { nonceFresh: false, access: null };
       }
-      const a = stored.record;
-      const access = {
-        token: key.token,
-        secret: stored.secret(),
-        handle: h,
-        linkId: a.linkId,
-        consumerKey: a.consumerKey,
-        user: a.user,
-        sessionHandle: stored.sessionHandle(),
-        createdAt: a.createdAt,
-        expiresAt: a.expiresAt,
-        authorizationExpiresAt: a.authorizationExpiresAt,
-      };
-      return { nonceFresh: claim(key, ttlSeconds), access };
+      return { nonceFresh: claim(key, ttlSeconds), access: accessView(h, key.token, stored) };
     },
     async indexAdd(index: IndexRef, h: string): Promise<void> {
       const map = indexes[index.kind];

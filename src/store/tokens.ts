@@ -131,9 +131,12 @@ export function accessStatus(
   return { ...base, kind: 'access', state: a.expiresAt > now ? 'live' : 'expired' };
 }
 
-export function toSummary(a: AccessTokenSummary): AccessTokenSummary {
+export function toSummary(
+  handle: string,
+  a: Pick<AccessTokenSummary, 'linkId' | 'consumerKey' | 'user' | 'createdAt' | 'expiresAt' | 'authorizationExpiresAt'>,
+): AccessTokenSummary {
   return {
-    handle: a.handle,
+    handle,
     linkId: a.linkId,
     consumerKey: a.consumerKey,
     user: a.user,

@@ -13,7 +13,7 @@
 // SHA-256 of the presented values, so the timing of the comparison tells an attacker nothing
 // about a stored token.
 import type { DanceVersion, ExchangeResult, NewRequestToken, RenewResult, RequestTokenState, TokenStatus } from './types.js';
-import { TOMBSTONE_MAX_MS, accessStatus, isAccessRecordLive, requestKeepUntil, requestStatus } from './tokens.js';
+import { accessStatus, isAccessRecordLive, requestKeepUntil, requestStatus, tombstoneKeepUntil } from './tokens.js';
 
 /** A request token record (Redis hash rt:{h}: d lk ck cb ver st u ul vd ca ea). */
 export interface RequestRecord {
@@ -247,9 +247,8 @@ export function revokeAccess(a: AccessRecord | null, who: { userKey: string | nu
   if (a === null || a.revokedAt !== null) return { outcome: 'none' };
   if (who.userKey !== null && a.userKey !== who.userKey) return { outcome: 'none' };
   if (who.linkId !== null && a.linkId !== who.linkId) return { outcome: 'none' };
-  const ends = Math.max(a.expiresAt, a.authorizationExpiresAt);
-  if (ends <= now) return { outcome: 'deleted' };
-  const keepUntil = Math.min(ends, now + TOMBSTONE_MAX_MS); // as tombstoneKeepUntil
+  if (!isAccessRecordLive(a, now)) return { outcome: 'deleted' };
+  const keepUntil = tombstoneKeepUntil(a, now);
   const tombstone: AccessRecord = {
     ...a,
     sessionHandleDigest: null,

@@ -176,6 +176,11 @@ print(json.dumps({'status': resp.status_code, 'text': resp.text, 'wwwAuthenticat
     signatureType: r.signatureType ?? 'AUTH_HEADER',
     proxy: gatewayUrl,
   });
+  return pythonJson(script, input, 'requests-oauthlib client');
+}
+
+/** Runs a Python script with `input` on stdin and resolves with the JSON it prints. */
+export function pythonJson<T>(script: string, input: string, what: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = spawn(PYTHON, ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
@@ -184,8 +189,8 @@ print(json.dumps({'status': resp.status_code, 'text': resp.text, 'wwwAuthenticat
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
     child.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`requests-oauthlib client failed (${code}): ${err}`));
-      else resolve(JSON.parse(out) as { status: number; text: string; wwwAuthenticate: string | null });
+      if (code !== 0) reject(new Error(`${what} failed (${code}): ${err}`));
+      else resolve(JSON.parse(out) as T);
     });
     child.stdin.end(input);
   });

@@ -4,7 +4,6 @@
 // runs the request as the right user through the gateway; renewal with the old session handle
 // works; a token revoked after the import fails, and a second import neither adds nor revives.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -19,7 +18,7 @@ import { signRequest } from '../../src/oauth1/index.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { startGateway, type RunningGateway } from '../../src/server/serve.js';
 import { accessHandleOfToken } from '../../src/store/tokens.js';
-import { PYTHON, startTestAppB, type TestAppB } from '../helpers/appb.js';
+import { startTestAppB, type TestAppB } from '../helpers/appb.js';
 import { rsaPair, tempDir, testConfigObject, PUBLIC_BASE } from '../helpers/fixtures.js';
 import {
   JIRA_ACCESS_TTL_MS,
@@ -36,7 +35,7 @@ import {
 } from '../helpers/jira-db.js';
 import { runCli } from '../helpers/process.js';
 import { testRedisUrl } from '../helpers/redis.js';
-import { send } from '../helpers/clients.js';
+import { pythonJson, send } from '../helpers/clients.js';
 
 const APPA_KEY = 'jira-appa:7';
 const WIKI_KEY = 'wiki:12';
@@ -77,16 +76,8 @@ auth = OAuth1(a['consumerKey'], signature_method=SIGNATURE_RSA, rsa_key=a['rsaKe
 r = requests.get(a['url'], auth=auth, proxies={'http': a['proxy']}, timeout=20)
 print(json.dumps({'status': r.status_code, 'text': r.text, 'wwwAuthenticate': r.headers.get('WWW-Authenticate')}))
 `;
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as { status: number; text: string; wwwAuthenticate: string | null }) : reject(new Error(`requests-oauthlib failed: ${err}`))));
-    child.stdin.end(JSON.stringify({ consumerKey: APPA_KEY, rsaKey: rsaPair(5).privatePem, token: t.token, secret: t.secret, url: `${PUBLIC_BASE}${target}`, proxy: gatewayUrl }));
-  });
+  const input = JSON.stringify({ consumerKey: APPA_KEY, rsaKey: rsaPair(5).privatePem, token: t.token, secret: t.secret, url: `${PUBLIC_BASE}${target}`, proxy: gatewayUrl });
+  return pythonJson(script, input, 'requests-oauthlib');
 }
 
 async function closedPort(): Promise<number> {

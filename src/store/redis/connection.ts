@@ -289,13 +289,7 @@ export function connect(opts: ConnectionOptions): Connection {
       stalled = false;
       return result;
     } catch (err) {
-      if (err instanceof StoreUnavailableError) throw err;
-      if (isUnavailableError(err)) {
-        throw new StoreUnavailableError(`token store unavailable: ${(err as Error).message}`, {
-          cause: err,
-        });
-      }
-      throw err;
+      throw unavailable(err);
     } finally {
       clearTimeout(timer);
     }

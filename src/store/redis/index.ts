@@ -168,7 +168,7 @@ export function createRedisBackend(opts: RedisStoreOptions): TokenBackend {
 
     async claimNonceForAccess(h: string, key: NonceKey, ttlSeconds: number, linkId: string, t: number): Promise<ResourceLookup> {
       const reply = await run(() =>
-        scripts.applinkClaimNonceAndGet(keys.nonce(key), keys.access(h), ttlSeconds, tokenDigest(key.token), key.consumerKey, linkId, t),
+        scripts.applinkClaimNonceAndGet(keys.nonce(key, h), keys.access(h), ttlSeconds, tokenDigest(key.token), key.consumerKey, linkId, t),
       );
       const fresh = Array.isArray(reply) ? Number(reply[0]) : -1;
       if (fresh === -1 || !Array.isArray(reply)) return { nonceFresh: false, access: null };

@@ -36,8 +36,8 @@ export function keyNames(prefix: string) {
     // A nonce of a request signed with a token carries that token's hash tag, so the hot path
     // (claim the nonce, read the token) is one Lua call on one slot, atomic and valid in Cluster;
     // a pipeline of SET + HGETALL would need the same slot anyway, and would cost the same.
-    nonce: (key: NonceKey) => {
-      const h = key.token === '' ? null : accessHandleOfToken(key.token);
+    // `h`: the token's handle when the caller has it already (the hot path), else derived here.
+    nonce: (key: NonceKey, h: string | null = key.token === '' ? null : accessHandleOfToken(key.token)) => {
       return h === null ? `${prefix}n:${nonceDigest(key)}` : `${prefix}n:{${h}}:${nonceDigest(key)}`;
     },
   };
