@@ -20,7 +20,7 @@ export function forwardedUrlOf(url: URL): ForwardedUrl {
   return { proto, host: url.host, port: url.port !== '' ? url.port : proto === 'https' ? '443' : '80' };
 }
 
-/** http-proxy's target: host without IPv6 brackets, explicit port (its path is in the exact request-target). */
+/** Where AppB is: host without IPv6 brackets, explicit port (the path is in the exact request-target). */
 export interface UpstreamTarget {
   protocol: string;
   host: string;

@@ -1,6 +1,8 @@
-// Forwarding to AppB with http-proxy over keep-alive agents: the exact request-target, bodies
-// streamed (or a rewritten form body), AppB down → 502, slower than upstream.timeoutMs → 504,
-// AppB's own OAuth refusal of an identity request → 502 (DESIGN.md sections 2 and 3).
+// Forwarding to AppB over keep-alive agents: the exact request-target, bodies streamed (or a
+// rewritten form body), AppB down → 502, slower than upstream.timeoutMs → 504, AppB's own OAuth
+// refusal of an identity request → 502 (DESIGN.md sections 2 and 3). HTTP requests go out with
+// one http.request each (README "Performance": http-proxy's per-request set-up was measured and
+// is not needed); WebSocket handshakes still go through http-proxy, which joins the two sockets.
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
@@ -17,9 +19,9 @@ import { GatewayError, gatewayFields, upstreamBadResponse, upstreamRefusedGatewa
 import { writeErrorResponse } from '../http/answer.js';
 
 // http-proxy rebuilds the path with url.parse and collapses '//' (it would send '/a/b' for
-// '/a//b', and '\' as '/'); the agent puts back the exact request-target the gateway signed,
-// before the request line is written. The per-request value travels in the `ssl` base object,
-// which http-proxy hands to http.request as its options.
+// '/a//b', and '\' as '/'); for WebSocket handshakes the agent puts back the exact request-target
+// the gateway signed, before the request line is written. The per-request value travels in the
+// `ssl` base object, which http-proxy hands to http.request as its options.
 const EXACT_PATH = 'applinkExactPath';
 
 interface AgentInternals {
@@ -115,16 +117,11 @@ export interface ForwardPlan {
   streamedBody?: { first: Buffer; guard: FormNameGuard };
   /** The gateway set an identity: AppB's OAuth refusal must not reach AppA as such. */
   identity: boolean;
-  /** upstream.url (compiled as http-proxy's target) and upstream.timeoutMs of the configuration the request was verified with. */
+  /** upstream.url (compiled as the request target) and upstream.timeoutMs of the configuration the request was verified with. */
   upstream: UpstreamTarget;
   timeoutMs: number;
   linkId?: string;
   facts: RequestFacts;
-}
-
-interface Inflight {
-  onProxyReq(proxyReq: http.ClientRequest): void;
-  onProxyRes(proxyRes: http.IncomingMessage): void;
 }
 
 /** How a WebSocket handshake ended, for the caller's answer and request log. */
@@ -166,7 +163,7 @@ function isOAuthChallenge(header: string | string[] | undefined): boolean {
 }
 
 /**
- * The body of plan.streamedBody for http-proxy to send: `first`, then the request's own chunks as
+ * The body of plan.streamedBody to send: `first`, then the request's own chunks as
  * the guard lets them pass. At a guarded name `refuse` is called and nothing more is sent (the
  * request stays paused, so the client can still be answered).
  */
@@ -200,7 +197,7 @@ function guardedBody(req: http.IncomingMessage, s: NonNullable<ForwardPlan['stre
   // The request is paused (readBodyPrefix): a 'data' listener does not start it, out.read() does.
   req.on('data', onData);
   req.on('end', onEnd);
-  // The client went away: http-proxy aborts the upstream request; this stream is simply dropped.
+  // The client went away: the forwarder aborts the upstream request; this stream is simply dropped.
   req.once('close', () => {
     if (!req.complete) out.destroy();
   });
@@ -217,9 +214,7 @@ function relay(proxyRes: http.IncomingMessage, res: http.ServerResponse): void {
   proxyRes.once('close', () => {
     if (!proxyRes.complete) res.destroy();
   });
-  res.once('close', () => {
-    if (!proxyRes.complete) proxyRes.destroy();
-  });
+  // (The other way round, the client gone, is the forwarder's close handler: it destroys AppB's request.)
   proxyRes.pipe(res);
 }
 
@@ -229,17 +224,14 @@ export function createForwarder(gw: Gateway): Forwarder {
     socket.destroy();
   };
   const agents = {
-    http: noReuseOfUnsafeSockets(withExactPath(new http.Agent({ keepAlive: true, scheduling: 'lifo', timeout: FREE_SOCKET_TIMEOUT_MS })), onStray),
-    https: noReuseOfUnsafeSockets(withExactPath(new https.Agent({ keepAlive: true, scheduling: 'lifo', timeout: FREE_SOCKET_TIMEOUT_MS })), onStray),
+    http: noReuseOfUnsafeSockets(new http.Agent({ keepAlive: true, scheduling: 'lifo', timeout: FREE_SOCKET_TIMEOUT_MS }), onStray),
+    https: noReuseOfUnsafeSockets(new https.Agent({ keepAlive: true, scheduling: 'lifo', timeout: FREE_SOCKET_TIMEOUT_MS }), onStray),
     // Upgraded sockets leave the pool anyway: no keep-alive.
     wsHttp: withExactPath(new http.Agent({ keepAlive: false })),
     wsHttps: withExactPath(new https.Agent({ keepAlive: false })),
   };
   const proxy = httpProxy.createProxyServer({ xfwd: false, prependPath: false, selfHandleResponse: true });
-  const inflight = new WeakMap<http.IncomingMessage, Inflight>();
   const inflightWs = new WeakMap<http.IncomingMessage, { plan: ForwardPlan } & UpgradeAnswers>();
-  proxy.on('proxyReq', (proxyReq, req) => inflight.get(req)?.onProxyReq(proxyReq));
-  proxy.on('proxyRes', (proxyRes, req) => inflight.get(req)?.onProxyRes(proxyRes));
   // http-proxy ends AppB's socket only when the client's ends cleanly: a destroyed one (grace period
   // over, network gone) must take AppB's side with it, and the other way round.
   proxy.on('proxyReqWs', (proxyReq: http.ClientRequest, req: http.IncomingMessage, socket: Duplex) => {
@@ -263,72 +255,64 @@ export function createForwarder(gw: Gateway): Forwarder {
   function web(req: http.IncomingMessage, res: http.ServerResponse, plan: ForwardPlan): Promise<void> {
     const { facts, timeoutMs, upstream } = plan;
     const started = process.hrtime.bigint();
-    req.headers = plan.headers as http.IncomingHttpHeaders;
 
     return new Promise<void>((resolve) => {
-      // The entry goes with the request: a WeakMap entry left to the key's death outlives young-generation
-      // collections, and every finished request's objects were copied and promoted (5-7 ms scavenges).
+      let upstreamReq: http.ClientRequest | undefined;
+      let upstreamRes: http.IncomingMessage | undefined;
+      // The client went away (or the answer is done): an upstream exchange still running goes with it.
       res.once('close', () => {
-        inflight.delete(req);
+        if (upstreamReq !== undefined && upstreamRes?.complete !== true) upstreamReq.destroy();
         resolve();
       });
-      let upstreamRes: http.IncomingMessage | undefined;
       const observe = () => gw.metrics.observeUpstream(plan.flow, Number(process.hrtime.bigint() - started) / 1e9);
 
-      let upstreamReq: http.ClientRequest | undefined;
-      inflight.set(req, {
-        onProxyReq(proxyReq) {
-          upstreamReq = proxyReq;
-          proxyReq.setTimeout(timeoutMs, () => proxyReq.destroy(new UpstreamTimeoutError(timeoutMs)));
-        },
-        onProxyRes(proxyRes) {
-          upstreamRes = proxyRes;
-          observe();
-          const status = proxyRes.statusCode ?? 502;
-          facts.upstreamStatus = status;
-          // Passing AppB's refusal through would make AppA delete a good token.
-          if (plan.identity && status === 401 && isOAuthChallenge(proxyRes.headers['www-authenticate'])) {
-            proxyRes.resume();
-            gw.metrics.upstreamOAuthRefusals.inc({ link: plan.linkId ?? '' });
-            gw.log.warn(
-              { requestId: facts.requestId, link: plan.linkId, upstreamProblem: upstreamProblem(proxyRes.headers['www-authenticate']) },
-              "AppB refused the gateway's re-signed request (check AppB's incoming link for the gateway)",
-            );
-            facts.outcome = 'upstream_error';
-            plainError(res, upstreamRefusedGateway(), gw.shuttingDown, facts.requestId);
-            return;
-          }
-          const bad = (why: string) => {
-            proxyRes.resume();
-            for (const name of res.getHeaderNames()) if (name !== 'x-request-id') res.removeHeader(name);
-            gw.log.warn({ requestId: facts.requestId, upstreamStatus: status, reason: why }, 'AppB sent a response the gateway cannot pass on');
-            facts.outcome = 'upstream_error';
-            plainError(res, upstreamBadResponse(why), gw.shuttingDown, facts.requestId);
-          };
-          // Node's client parser takes any three digits; writeHead throws on some, and a throw here is uncaught (an event handler).
-          if (!Number.isInteger(status) || status < 100 || status > 599) {
-            bad(`status ${status} outside 100-599`);
-            return;
-          }
-          try {
-            // One flat [name, value, ...] list: writeHead takes it as is, with no per-header setHeader.
-            const head = downstreamHeaderList(proxyRes.rawHeaders, proxyRes.headers.connection);
-            // AppB's own X-Request-Id wins, as any response header it sets would.
-            if (proxyRes.headers['x-request-id'] === undefined) head.push('X-Request-Id', facts.requestId);
-            // While shutting down, answers end their connection: keep-alive clients reconnect to a
-            // replica that is still in the Service instead of reusing a socket that is about to close.
-            if (gw.shuttingDown) head.push('Connection', 'close');
-            // A reason phrase Node would refuse (e.g. DEL) is replaced by the standard one.
-            const reason = proxyRes.statusMessage;
-            if (reason !== undefined && SAFE_REASON.test(reason)) res.writeHead(status, reason, head);
-            else res.writeHead(status, head);
-          } catch (err) {
-            bad((err as NodeJS.ErrnoException).code ?? 'invalid response head');
-            return;
-          }
-          relay(proxyRes, res);
-        },
-      });
+      const onResponse = (proxyRes: http.IncomingMessage) => {
+        upstreamRes = proxyRes;
+        observe();
+        const status = proxyRes.statusCode ?? 502;
+        facts.upstreamStatus = status;
+        // Passing AppB's refusal through would make AppA delete a good token.
+        if (plan.identity && status === 401 && isOAuthChallenge(proxyRes.headers['www-authenticate'])) {
+          proxyRes.resume();
+          gw.metrics.upstreamOAuthRefusals.inc({ link: plan.linkId ?? '' });
+          gw.log.warn(
+            { requestId: facts.requestId, link: plan.linkId, upstreamProblem: upstreamProblem(proxyRes.headers['www-authenticate']) },
+            "AppB refused the gateway's re-signed request (check AppB's incoming link for the gateway)",
+          );
+          facts.outcome = 'upstream_error';
+          plainError(res, upstreamRefusedGateway(), gw.shuttingDown, facts.requestId);
+          return;
+        }
+        const bad = (why: string) => {
+          proxyRes.resume();
+          for (const name of res.getHeaderNames()) if (name !== 'x-request-id') res.removeHeader(name);
+          gw.log.warn({ requestId: facts.requestId, upstreamStatus: status, reason: why }, 'AppB sent a response the gateway cannot pass on');
+          facts.outcome = 'upstream_error';
+          plainError(res, upstreamBadResponse(why), gw.shuttingDown, facts.requestId);
+        };
+        // Node's client parser takes any three digits; writeHead throws on some, and a throw here is uncaught (an event handler).
+        if (!Number.isInteger(status) || status < 100 || status > 599) {
+          bad(`status ${status} outside 100-599`);
+          return;
+        }
+        try {
+          // One flat [name, value, ...] list: writeHead takes it as is, with no per-header setHeader.
+          const head = downstreamHeaderList(proxyRes.rawHeaders, proxyRes.headers.connection);
+          // AppB's own X-Request-Id wins, as any response header it sets would.
+          if (proxyRes.headers['x-request-id'] === undefined) head.push('X-Request-Id', facts.requestId);
+          // While shutting down, answers end their connection: keep-alive clients reconnect to a
+          // replica that is still in the Service instead of reusing a socket that is about to close.
+          if (gw.shuttingDown) head.push('Connection', 'close');
+          // A reason phrase Node would refuse (e.g. DEL) is replaced by the standard one.
+          const reason = proxyRes.statusMessage;
+          if (reason !== undefined && SAFE_REASON.test(reason)) res.writeHead(status, reason, head);
+          else res.writeHead(status, head);
+        } catch (err) {
+          bad((err as NodeJS.ErrnoException).code ?? 'invalid response head');
+          return;
+        }
+        relay(proxyRes, res);
+      };
 
       const onError = (err: Error) => {
         if (err instanceof LateOAuthParameterError) {
@@ -367,34 +351,56 @@ export function createForwarder(gw: Gateway): Forwarder {
           plainError(res, upstreamUnreachable((err as NodeJS.ErrnoException).code, err), gw.shuttingDown, facts.requestId);
         }
       };
-      if (plan.streamedBody) {
-        // AppB answered before the streamed body ended: the rest is not sent (nor read), the connection ends.
-        res.once('finish', () => {
-          if (req.complete) return;
+      // An error of either side: a client that went away needs no answer (its socket is gone), anything else does.
+      const onExchangeError = (err: Error) => {
+        if (req.socket.destroyed && (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
           upstreamReq?.destroy();
-          req.destroy();
-        });
-      }
+          return;
+        }
+        onError(err);
+      };
+
       try {
-        proxy.web(
-          req,
-          res,
-          {
-            target: upstream as unknown as httpProxy.ProxyTargetUrl,
-            agent: upstream.protocol === 'https:' ? agents.https : agents.http,
-            ssl: { [EXACT_PATH]: plan.path },
-            ...(plan.body && { buffer: Readable.from([plan.body]) }),
-            ...(plan.streamedBody && {
-              // AppB must never get all of a body naming an OAuth parameter: its request is destroyed mid-body.
-              buffer: guardedBody(req, plan.streamedBody, (err) => (upstreamReq ? upstreamReq.destroy(err) : onError(err))),
-            }),
-          },
-          onError,
-        );
+        // The exact request-target the gateway signed, as is: no URL parsing, no '//' collapsing.
+        upstreamReq = (upstream.protocol === 'https:' ? https : http).request({
+          protocol: upstream.protocol,
+          hostname: upstream.hostname,
+          port: upstream.port,
+          method: req.method,
+          path: plan.path,
+          headers: plan.headers,
+          agent: upstream.protocol === 'https:' ? agents.https : agents.http,
+        });
       } catch (err) {
         // http.request refused the request synchronously (a header value it will not send): answer, never hang.
         gw.log.error({ requestId: facts.requestId, err }, 'could not start the upstream request');
         onError(err as Error);
+        return;
+      }
+      const proxyReq = upstreamReq;
+      // Idle that long (the socket's own timer, re-armed by traffic): 504.
+      proxyReq.setTimeout(timeoutMs, () => proxyReq.destroy(new UpstreamTimeoutError(timeoutMs)));
+      proxyReq.on('error', onExchangeError);
+      proxyReq.on('response', onResponse);
+
+      if (plan.body !== undefined) {
+        proxyReq.end(plan.body);
+      } else if (plan.streamedBody) {
+        // AppB must never get all of a body naming an OAuth parameter: its request is destroyed mid-body.
+        guardedBody(req, plan.streamedBody, (err) => proxyReq.destroy(err)).pipe(proxyReq);
+        // AppB answered before the streamed body ended: the rest is not sent (nor read), the connection ends.
+        res.once('finish', () => {
+          if (req.complete) return;
+          proxyReq.destroy();
+          req.destroy();
+        });
+        req.on('error', onExchangeError);
+      } else if (plan.headers['content-length'] !== undefined || plan.headers['transfer-encoding'] !== undefined) {
+        // A body the gateway does not read: streamed as it comes, with the client's own framing.
+        req.on('error', onExchangeError);
+        req.pipe(proxyReq);
+      } else {
+        proxyReq.end();
       }
     });
   }

@@ -8,7 +8,7 @@ import { planForward } from './plan.js';
 
 const forwarders = new WeakMap<Gateway, Forwarder>();
 
-/** One forwarder (http-proxy, keep-alive agents) per gateway, shared by HTTP and WebSocket traffic. */
+/** One forwarder (keep-alive agents) per gateway, shared by HTTP and WebSocket traffic. */
 export function forwarderOf(gw: Gateway): Forwarder {
   let f = forwarders.get(gw);
   if (!f) {

@@ -23,9 +23,9 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 /**
- * http-proxy gives a DELETE or OPTIONS without Content-Length a zero length and drops its
- * Transfer-Encoding, yet still streams the body: AppB would read that body as a second request.
- * Such a (chunked) body is read here and sent with its length instead.
+ * A DELETE or OPTIONS without Content-Length: servers and proxies differ on whether such a method
+ * has a body at all (http-proxy, for one, gives it a zero length and still streams the body, which
+ * AppB then reads as a second request). Such a (chunked) body is read here and sent with its length.
  */
 function lengthlessDeleteOrOptions(req: IncomingMessage): boolean {
   return (req.method === 'DELETE' || req.method === 'OPTIONS') && req.headers['content-length'] === undefined;
@@ -82,7 +82,7 @@ export async function planForward(
   let rawBody = bufferedBodyOf(req);
   let streamedBody: ForwardPlan['streamedBody'];
   if (rawBody === undefined && isForm && bodyPresent) {
-    // http-proxy cannot stream a lengthless DELETE or OPTIONS body (lengthlessDeleteOrOptions): read whole or 413.
+    // A lengthless DELETE or OPTIONS body is not streamed (lengthlessDeleteOrOptions): read whole or 413.
     const read = lengthlessDeleteOrOptions(req) ? { bytes: await readBody(req, limit, deadlines), complete: true } : await readBodyPrefix(req, limit, deadlines);
     if (read.complete) rawBody = read.bytes;
     else streamedBody = unsignedFormBeyondLimit(oauthViewOf(viewParts), read.bytes, limit);
