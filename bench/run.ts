@@ -673,7 +673,7 @@ async function main(): Promise<number> {
     await p.stop();
     if (code !== 0) throw new Error(`rsa-bound failed: ${p.tail()}`);
     rsaBound = (JSON.parse(out) as { perSecond: number }).perSecond;
-    console.log(`RSA-SHA1 signing bound (2048-bit, async crypto.sign, one process on the subject's CPU): ${f0(rsaBound)} signatures/s`);
+    console.log(`RSA-SHA1 signing bound (2048-bit, crypto.sign as the gateway calls it, one process on the subject's CPU): ${f0(rsaBound)} signatures/s`);
   }
 
   const outcomes: Outcome[] = [];
@@ -729,7 +729,7 @@ async function main(): Promise<number> {
   const sections: string[] = [];
   sections.push(machine());
   if (main.length) sections.push(`### Scenarios (baseline = bare http-proxy, same run)\n\n${table(main, rsaBound)}`);
-  if (rsaBound !== null) sections.push(`RSA-SHA1 signing bound: **${f0(rsaBound)} signatures/s** (2048-bit key, asynchronous crypto.sign as the gateway calls it, one process alone on the subject's CPU). Target for 2LOi → oauth1 RSA re-signing: ≥ 0.70 of it.`);
+  if (rsaBound !== null) sections.push(`RSA-SHA1 signing bound: **${f0(rsaBound)} signatures/s** (2048-bit key, crypto.sign as the gateway calls it: on the thread pool with more than one CPU, in place on one; one process alone on the subject's CPU). Target for 2LOi → oauth1 RSA re-signing: ≥ 0.70 of it.`);
   if (scaling.length) {
     sections.push(
       `### Links configured, and server.workers: 2\n\n${table(scaling, rsaBound)}\n\nlinks-N: the gateway with N links (the signing link last). workers-2: \`server.workers: 2\`, pinned to both CPUs — on two CPUs the load generator, upstream and Redis share them with the workers, so this figure understates what two workers give on a bigger machine. Compare with the header-mode rows above (one worker, one CPU). Peak RSS for workers-2 is the largest process (primary or worker).`,

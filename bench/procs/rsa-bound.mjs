@@ -1,10 +1,12 @@
 // The RSA signing bound: how many RSA-SHA1 signatures (PKCS#1 v1.5) one process computes per
-// second with the gateway's own call (asynchronous crypto.sign on libuv's thread pool), with the
+// second the way the gateway computes them (src/oauth1/signature.ts: asynchronous crypto.sign on
+// libuv's thread pool when the process may use more than one CPU, in place on one), with the
 // same key size, doing nothing else. Run it pinned to the subject's core(s).
 // Usage: node rsa-bound.mjs PRIVATE_KEY_PEM_FILE SECONDS   (prints one JSON line)
-/* global process, console, Buffer, setTimeout */
+/* global process, console, Buffer, setTimeout, setImmediate */
 import { constants, createPrivateKey, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 
 const key = createPrivateKey(readFileSync(process.argv[2], 'utf8'));
 const seconds = Number(process.argv[3] ?? 3);
@@ -13,10 +15,14 @@ const base = Buffer.from(`GET&http%3A%2F%2Fbench.appb%2Frest%2Fapi%2F2%2Fmyself&
 const IN_FLIGHT = 64;
 let done = 0;
 let stop = false;
+const onThreadPool = availableParallelism() > 1;
 const one = () =>
-  new Promise((resolve, reject) =>
-    sign('sha1', base, { key, padding: constants.RSA_PKCS1_PADDING }, (err) => (err ? reject(err) : resolve()))
-  );
+  onThreadPool
+    ? new Promise((resolve, reject) =>
+        sign('sha1', base, { key, padding: constants.RSA_PKCS1_PADDING }, (err) => (err ? reject(err) : resolve()))
+      )
+    : // In place; a macrotask between signatures, as between the gateway's requests, lets the timer fire.
+      new Promise((resolve) => setImmediate(() => resolve(sign('sha1', base, { key, padding: constants.RSA_PKCS1_PADDING }))));
 async function lane() {
   while (!stop) {
     await one();
@@ -29,4 +35,4 @@ const started = process.hrtime.bigint();
 setTimeout(() => (stop = true), seconds * 1000);
 await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
 const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-console.log(JSON.stringify({ signatures: done, seconds: elapsed, perSecond: done / elapsed, threadPool: Number(process.env.UV_THREADPOOL_SIZE ?? 4) }));
+console.log(JSON.stringify({ signatures: done, seconds: elapsed, perSecond: done / elapsed, threadPool: onThreadPool ? Number(process.env.UV_THREADPOOL_SIZE ?? 4) : 0 }));

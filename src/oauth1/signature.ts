@@ -12,6 +12,7 @@ import {
   verify,
   type KeyObject,
 } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { percentEncode } from './encode.js';
 
 export type SignatureMethod = 'HMAC-SHA1' | 'RSA-SHA1' | 'PLAINTEXT';
@@ -90,8 +91,17 @@ export function rsaSha1Sign(baseString: string, key: KeyObject): string {
   return sign('sha1', Buffer.from(baseString), { key, padding: constants.RSA_PKCS1_PADDING }).toString('base64');
 }
 
-/** Same as rsaSha1Sign, computed on the libuv thread pool (callback form of crypto.sign). */
-export function rsaSha1SignAsync(baseString: string, key: KeyObject): Promise<string> {
+/**
+ * Whether private-key signatures run on libuv's thread pool. Only when the process may use more
+ * than one CPU: on one (a pinned sidecar, a cpuset), the pool adds a hand-off and a context
+ * switch per signature and no parallelism, so the signature is computed in place (README
+ * "Performance": 2LOi → oauth1 RSA re-signing).
+ */
+export const SIGN_ON_THREAD_POOL = availableParallelism() > 1;
+
+/** Same as rsaSha1Sign, computed on the libuv thread pool (callback form of crypto.sign) when SIGN_ON_THREAD_POOL. */
+export function rsaSha1SignAsync(baseString: string, key: KeyObject): Promise<string> | string {
+  if (!SIGN_ON_THREAD_POOL) return rsaSha1Sign(baseString, key);
   return new Promise((resolve, reject) => {
     sign('sha1', Buffer.from(baseString), { key, padding: constants.RSA_PKCS1_PADDING }, (err, signature) => {
       if (err) reject(err);
@@ -123,7 +133,18 @@ export function rsaSha1Verify(baseString: string, signatureB64: string, keys: Ke
 // Per-process key: comparing MACs of both sides hides where and whether the lengths differ.
 const COMPARE_KEY = randomBytes(32);
 
-/** Constant-time string equality (signatures, verifiers, CSRF tokens). */
+/**
+ * Equality of a signature computed here (fixed length: HMAC-SHA1 in base64 is 28 characters) with
+ * the one received, in constant time over their bytes. Only the received value's length, which
+ * its sender knows, can end the comparison early.
+ */
+export function signatureEquals(computed: string, received: string): boolean {
+  const a = Buffer.from(computed);
+  const b = Buffer.from(received);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Constant-time string equality (secrets of unknown length: PLAINTEXT signatures, verifiers, CSRF tokens). */
 export function safeEqual(a: string, b: string): boolean {
   const da = createHmac('sha256', COMPARE_KEY).update(a).digest();
   const db = createHmac('sha256', COMPARE_KEY).update(b).digest();
@@ -146,7 +167,7 @@ export interface VerifyInput {
 export function verifySignature(v: VerifyInput): boolean {
   switch (v.method) {
     case 'HMAC-SHA1':
-      return v.consumerSecret !== undefined && safeEqual(hmacSha1(v.baseString, v.consumerSecret, v.tokenSecret), v.signature);
+      return v.consumerSecret !== undefined && signatureEquals(hmacSha1(v.baseString, v.consumerSecret, v.tokenSecret), v.signature);
     case 'RSA-SHA1':
       return v.publicKeys !== undefined && rsaSha1Verify(v.baseString, v.signature, v.publicKeys);
     case 'PLAINTEXT':

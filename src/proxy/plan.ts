@@ -18,6 +18,8 @@ import type { ForwardPlan } from './forward.js';
 import { upstreamHeaders } from './headers.js';
 import { applyIdentity } from './identity.js';
 
+const UNSIGNED: Verdict = Object.freeze({ kind: 'unsigned' });
+
 function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? '0') > 0;
 }
@@ -96,7 +98,8 @@ export async function planForward(
 
   // The client's address matters only to an OAuth request (security.failureLimit): browser traffic skips it.
   const source = params === null ? '' : clientAddress(req, cfg.trustedProxies);
-  const verdict: Verdict = await authenticate(gw, cfg, { view, params, rawBody, source }, facts);
+  // Browser traffic (no OAuth parameters) is decided here, without a promise to wait for.
+  const verdict: Verdict = params === null ? UNSIGNED : await authenticate(gw, cfg, { view, params, rawBody, source }, facts);
   const identity = verdict.kind === 'signed';
   if (verdict.kind === 'unsigned') facts.flow = 'unsigned';
 

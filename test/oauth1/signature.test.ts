@@ -1,7 +1,9 @@
 // Signature methods against the published vectors (V1, V2, V4, V5, V6, V7) and their negative cases.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import {
   baseStringUri,
   bodyHash,
@@ -14,12 +16,15 @@ import {
   rsaSha1Sign,
   rsaSha1SignAsync,
   rsaSha1Verify,
+  SIGN_ON_THREAD_POOL,
   safeEqual,
   signatureBaseString,
+  signatureEquals,
   signingKey,
   verifySignature,
   type RequestParts,
 } from '../../src/oauth1/index.js';
+import { ROOT } from '../helpers/process.js';
 import { V1_RSA_PRIVATE_KEY_PKCS1, V1_RSA_PUBLIC_KEY_PKCS1, V4_CERTIFICATE, V4_PUBLIC_KEY_SPKI, V4_RSA_PRIVATE_KEY_PKCS8 } from './vectors.js';
 
 const V1_BASE =
@@ -328,6 +333,36 @@ describe('safeEqual', () => {
     assert.equal(safeEqual('abc', 'abcd'), false);
     assert.equal(safeEqual('', 'a'), false);
     assert.equal(safeEqual('é', 'e\u0301'), false);
+  });
+});
+
+describe('signatureEquals', () => {
+  test('equal only for the same bytes; lengths, multi-byte look-alikes and a bare prefix differ', () => {
+    const sig = hmacSha1(V1_BASE, V1_CLIENT_SECRET, V1_TOKEN_SECRET);
+    assert.equal(signatureEquals(sig, sig), true);
+    assert.equal(signatureEquals(sig, `${sig.slice(0, -2)}A=`), false);
+    assert.equal(signatureEquals(sig, sig.slice(0, -1)), false);
+    assert.equal(signatureEquals(sig, `${sig}=`), false);
+    assert.equal(signatureEquals(sig, ''), false);
+    // U+0141 and 'A' share their low byte: a Latin-1 comparison would take one for the other.
+    assert.equal(signatureEquals('A', '\u0141'), false);
+    assert.equal(signatureEquals('é', 'e\u0301'), false);
+  });
+});
+
+describe('RSA-SHA1 signing on one CPU', () => {
+  test('a process limited to one CPU signs in place (no thread pool), with the same signature', { skip: spawnSync('taskset', ['-V']).status !== 0 && 'taskset (util-linux) is missing' }, () => {
+    // The V4 vector computed in a child pinned to one CPU: SIGN_ON_THREAD_POOL false, a string back at once.
+    const script = `
+      import { SIGN_ON_THREAD_POOL, loadRsaPrivateKey, rsaSha1SignAsync } from './src/oauth1/index.ts';
+      const out = rsaSha1SignAsync(process.argv[1], loadRsaPrivateKey(process.argv[2]));
+      process.stdout.write(JSON.stringify({ pool: SIGN_ON_THREAD_POOL, sync: typeof out === 'string', signature: await out }));
+    `;
+    const r = spawnSync('taskset', ['-c', '0', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script, V4_RSA_BASE, V4_RSA_PRIVATE_KEY_PKCS8], { encoding: 'utf8', cwd: ROOT });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { pool: false, sync: true, signature: V4_RSA_SHA1 });
+    // This test process (several CPUs here, or not) agrees with os.availableParallelism().
+    assert.equal(SIGN_ON_THREAD_POOL, availableParallelism() > 1);
   });
 });
 
