@@ -55,13 +55,15 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     out: { type: 'string' },
     'store-count': { type: 'string' },
+    'redis-cpu': { type: 'string' },
     links: { type: 'string' },
     profile: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
-  console.log(`Usage: npm run bench -- [--duration S] [--rounds N] [--connections N] [--only ID,ID] [--out FILE] [--store-count N] [--profile DIR] [--smoke]
+  console.log(`Usage: npm run bench -- [--duration S] [--rounds N] [--connections N] [--only ID,ID] [--out FILE] [--store-count N] [--profile DIR] [--redis-cpu load|subject] [--smoke]
+  --redis-cpu    where redis-server runs when pinning: with the load generator and upstream (load, the default) or on the subject's CPU
   --profile DIR  run each gateway under node --cpu-prof, writing DIR/gateway-VARIANT-N.cpuprofile when it stops
 Scenario ids: unsigned hmac-header rsa-header 2loi-rsa-oauth1 hmac-oauth1 hmac-jwt links (links-N, --links 1,100,1000)
   workers-2 store-cost rsa-bound; links-N:unsigned, workers-2:hmac-header etc. pick one of a pair.`);
@@ -72,6 +74,11 @@ const DURATION = Number(args.duration ?? (SMOKE ? 1 : 10)); // whole seconds: wr
 const ROUNDS = Number(args.rounds ?? (SMOKE ? 1 : 3));
 const CONNECTIONS = Number(args.connections ?? (SMOKE ? 10 : 50));
 const STORE_COUNT = Number(args['store-count'] ?? (SMOKE ? 1000 : 100_000));
+const REDIS_CPU = args['redis-cpu'] ?? 'load';
+if (REDIS_CPU !== 'load' && REDIS_CPU !== 'subject') {
+  console.error('bench: --redis-cpu takes load or subject');
+  process.exit(2);
+}
 // Link counts of the scaling scenarios; the smoke run checks the machinery with one (each count is
 // another gateway start, and `npm test` runs the smoke).
 const LINK_COUNTS = (args.links ?? (SMOKE ? '1' : '1,100,1000')).split(',').map(Number);
@@ -314,7 +321,7 @@ let baseline: { proc: Proc; url: string };
 async function startRedis(): Promise<void> {
   const port = await freePort();
   // The slow log is off except in the round-trip counting rounds (see roundTrips).
-  redisProc = start('redis-server', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--slowlog-log-slower-than', '-1'], { cpus: place.load });
+  redisProc = start('redis-server', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--slowlog-log-slower-than', '-1'], { cpus: REDIS_CPU === 'subject' ? place.subject : place.load });
   redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined); // refused while redis-server starts: waitUntil retries
   await waitUntil(redisProc, 'redis-server answers PING', async () => {
@@ -644,7 +651,7 @@ function machine(): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
   return [
-    `* machine: ${cpu}, ${os.cpus().length} CPUs; ${place.note}`,
+    `* machine: ${cpu}, ${os.cpus().length} CPUs; ${place.note}${REDIS_CPU === 'subject' && place.subject !== null ? ` (--redis-cpu subject: Redis on CPU ${place.subject}, beside the subject)` : ''}`,
     `* node ${process.version}, ${os.type()} ${os.release()}; redis-server ${spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.match(/v=(\S+)/)?.[1] ?? '?'}; wrk ${spawnSync('wrk', ['-v'], { encoding: 'utf8' }).stdout.match(/wrk (\S+)/)?.[1] ?? '?'}`,
     `* date ${new Date().toISOString()}, git commit ${COMMIT}${DIRTY} at the start; load average at the end ${load}`,
     `* ${ROUNDS} round(s) of ${DURATION} s per figure (medians), ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up per scenario`,
@@ -656,7 +663,7 @@ function machine(): string {
 
 async function main(): Promise<number> {
   const started = Date.now();
-  console.log(`applink-gateway bench${SMOKE ? ' (smoke)' : ''}: ${place.note}`);
+  console.log(`applink-gateway bench${SMOKE ? ' (smoke)' : ''}: ${place.note}${REDIS_CPU === 'subject' && place.subject !== null ? '; Redis on the subject CPU (--redis-cpu subject)' : ''}`);
   ensureBuilt();
   await startRedis();
   const up = await startNodeServer('upstream', 'upstream.mjs', place.load);

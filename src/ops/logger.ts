@@ -90,12 +90,20 @@ export function scrub(value: unknown, depth = 0): unknown {
 
 let lastMs = 0;
 let lastIso = '';
-/** pino.stdTimeFunctions.isoTime's text, formatted once per millisecond. */
+let secondStart = -1;
+let secondPrefix = '';
+/** pino.stdTimeFunctions.isoTime's text: the date and second formatted once per second, the milliseconds appended. */
 function isoNow(): string {
   const ms = Date.now();
   if (ms !== lastMs) {
     lastMs = ms;
-    lastIso = new Date(ms).toISOString();
+    const frac = ms % 1000;
+    const second = ms - frac;
+    if (second !== secondStart) {
+      secondStart = second;
+      secondPrefix = new Date(second).toISOString().slice(0, 20); // 'YYYY-MM-DDTHH:MM:SS.'
+    }
+    lastIso = `${secondPrefix}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`;
   }
   return lastIso;
 }

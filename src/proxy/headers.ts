@@ -9,7 +9,11 @@ import { HOP_BY_HOP, canonicalHeaderName, compiledOf, forwardedUrlOf, type Forwa
 
 export { canonicalHeaderName, forwardedUrlOf, type ForwardedUrl };
 
-function connectionTokens(values: string[] | undefined): Set<string> {
+// `Connection: keep-alive`, what nearly every client sends, names only a header dropped anyway (HOP_BY_HOP).
+const NAMES_NO_HEADER = /^\s*keep-alive\s*$/i;
+
+function connectionTokens(values: string[] | undefined): Set<string> | null {
+  if (values === undefined || (values.length === 1 && NAMES_NO_HEADER.test(values[0] as string))) return null;
   const names = new Set<string>();
   for (const v of values ?? []) {
     for (const token of v.split(',')) {
