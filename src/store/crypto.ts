@@ -7,6 +7,7 @@ import {
   randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
+import * as cryptoModule from 'node:crypto';
 
 export interface EncryptionKey {
   /** Short non-secret name written in front of each ciphertext, so rotation can find the key. */
@@ -25,8 +26,12 @@ const HEX_KEY = /^[0-9a-fA-F]{64}$/;
 const BASE64_KEY = /^[A-Za-z0-9+/_-]{43}=?$/;
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
+// crypto.hash (Node 20.12+): a one-shot digest without a Hash object, a third of createHash's cost.
+const oneShotHash = (cryptoModule as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
 /** Hex SHA-256 of a token (or any string): what the stores keep instead of token values. */
 export function tokenDigest(token: string): string {
+  if (oneShotHash !== undefined) return oneShotHash('sha256', token, 'hex');
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
