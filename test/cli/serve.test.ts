@@ -3,6 +3,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { tempDir, testConfigObject, writeConfig } from '../helpers/fixtures.js';
 import { runCli, startCli } from '../helpers/process.js';
+import { eventually } from '../ops/helpers.js';
 
 const t = tempDir();
 after(() => t.cleanup());
@@ -62,6 +63,31 @@ describe('applink-gateway serve', () => {
       assert.notEqual(await leaked.text(), 'ready\n');
       child.kill('SIGTERM');
       assert.equal(await exited, 0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('writes request lines in batches: an idle gateway still writes a waiting line, and SIGTERM writes what waits before exiting', async () => {
+    const file = writeConfig(t, testConfigObject(t, { patch: { shutdown: { delaySeconds: 0, graceSeconds: 2 } } }), 'batches.yaml');
+    const { child, line, lines, exited } = await startCli(['serve', '--config', file], (l) => l.msg === 'gateway listening', { env });
+    try {
+      const pub = String(line.publicUrl);
+      // AppB is down here: 502, logged like any request.
+      await (await fetch(`${pub}/batch/alone`)).arrayBuffer();
+      // No line follows it: the periodic flush (100 ms) writes it.
+      await eventually(() => lines.find((l) => l.msg === 'request' && l.path === '/batch/alone'), 'the request line of an idle gateway', 3000);
+      const last = ['/batch/last-0', '/batch/last-1', '/batch/last-2'];
+      for (const p of last) await (await fetch(`${pub}${p}`)).arrayBuffer();
+      // At once: these lines are (nearly always) still waiting for their batch when the signal comes.
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      const written = lines.filter((l) => l.msg === 'request' && String(l.path).startsWith('/batch/last-')).map((l) => l.path);
+      assert.deepEqual(written, last);
+      // A line written at once (the shutdown's) comes after the request lines that waited before it.
+      const order = lines.map((l) => String(l.path ?? l.msg));
+      const shutdown = order.indexOf('shutting down: readiness off');
+      assert.ok(shutdown > order.indexOf('/batch/last-2'), `the request lines, then the shutdown line: ${order.join(' | ')}`);
     } finally {
       child.kill('SIGKILL');
     }
