@@ -257,6 +257,12 @@ export function createForwarder(gw: Gateway): Forwarder {
     const started = process.hrtime.bigint();
 
     return new Promise<void>((resolve) => {
+      // The client left while the request was being verified: its 'close' has passed, and AppB gets
+      // nothing. (Not req.destroyed: a request whose body was read is destroyed once consumed.)
+      if (res.destroyed) {
+        resolve();
+        return;
+      }
       let upstreamReq: http.ClientRequest | undefined;
       let upstreamRes: http.IncomingMessage | undefined;
       // The client went away (or the answer is done): an upstream exchange still running goes with it.
@@ -280,6 +286,8 @@ export function createForwarder(gw: Gateway): Forwarder {
             "AppB refused the gateway's re-signed request (check AppB's incoming link for the gateway)",
           );
           facts.outcome = 'upstream_error';
+          // The rest of the client's body will not be read: its connection ends with this answer.
+          if (!req.complete) res.setHeader('Connection', 'close');
           plainError(res, upstreamRefusedGateway(), gw.shuttingDown, facts.requestId);
           return;
         }
@@ -288,6 +296,7 @@ export function createForwarder(gw: Gateway): Forwarder {
           for (const name of res.getHeaderNames()) if (name !== 'x-request-id') res.removeHeader(name);
           gw.log.warn({ requestId: facts.requestId, upstreamStatus: status, reason: why }, 'AppB sent a response the gateway cannot pass on');
           facts.outcome = 'upstream_error';
+          if (!req.complete) res.setHeader('Connection', 'close');
           plainError(res, upstreamBadResponse(why), gw.shuttingDown, facts.requestId);
         };
         // Node's client parser takes any three digits; writeHead throws on some, and a throw here is uncaught (an event handler).
@@ -370,6 +379,8 @@ export function createForwarder(gw: Gateway): Forwarder {
           path: plan.path,
           headers: plan.headers,
           agent: upstream.protocol === 'https:' ? agents.https : agents.http,
+          // Certificates are checked whatever NODE_TLS_REJECT_UNAUTHORIZED says (as http-proxy did).
+          ...(upstream.protocol === 'https:' && { rejectUnauthorized: true }),
         });
       } catch (err) {
         // http.request refused the request synchronously (a header value it will not send): answer, never hang.
@@ -382,6 +393,11 @@ export function createForwarder(gw: Gateway): Forwarder {
       proxyReq.setTimeout(timeoutMs, () => proxyReq.destroy(new UpstreamTimeoutError(timeoutMs)));
       proxyReq.on('error', onExchangeError);
       proxyReq.on('response', onResponse);
+      // A pipelined request whose answer still waits its turn gets no 'close' of its own when the
+      // client leaves; Node aborts the request itself.
+      req.once('aborted', () => {
+        if (upstreamRes?.complete !== true) proxyReq.destroy();
+      });
 
       if (plan.body !== undefined) {
         proxyReq.end(plan.body);
@@ -400,6 +416,8 @@ export function createForwarder(gw: Gateway): Forwarder {
         req.on('error', onExchangeError);
         req.pipe(proxyReq);
       } else {
+        // A DELETE or OPTIONS without a body says so with a zero length, as it always reached AppB (http-proxy set it).
+        if ((req.method === 'DELETE' || req.method === 'OPTIONS') && !proxyReq.hasHeader('content-length')) proxyReq.setHeader('Content-Length', '0');
         proxyReq.end();
       }
     });

@@ -250,6 +250,19 @@ describe('bodies (oauth1 HMAC mode)', () => {
     }
   });
 
+  it('a DELETE or OPTIONS without a body reaches AppB with Content-Length: 0; a GET with no length at all', async () => {
+    for (const [method, length] of [['DELETE', '0'], ['OPTIONS', '0'], ['GET', undefined]] as const) {
+      const before = h.appb.requests.length;
+      const r = await send(h.url, { method, target: '/rest/api/2/issue/KEY-2' });
+      assert.equal(r.status, 200);
+      const seen = h.appb.requests.slice(before);
+      assert.equal(seen.length, 1);
+      const header = (name: string) => seen[0]?.headers.find(([n]) => n.toLowerCase() === name)?.[1];
+      assert.equal(header('content-length'), length, method);
+      assert.equal(header('transfer-encoding'), undefined, method);
+    }
+  });
+
   it('an unsigned form body passes byte for byte, only a smuggled xoauth_requestor_id removed', async () => {
     const raw = 'os_username=u&os_password=p%26w&xoauth_requestor_id=admin&next=%2Fdash';
     const r = await send(h.url, { method: 'POST', target: '/login.jsp', body: raw, headers: { 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8' } });
