@@ -11,6 +11,7 @@ import {
   timingSafeEqual,
   verify,
   type KeyObject,
+  type SignKeyObjectInput,
 } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { percentEncode } from './encode.js';
@@ -99,15 +100,21 @@ export function rsaSha1Sign(baseString: string, key: KeyObject): string {
  */
 export const SIGN_ON_THREAD_POOL = availableParallelism() > 1;
 
-/** Same as rsaSha1Sign, computed on the libuv thread pool (callback form of crypto.sign) when SIGN_ON_THREAD_POOL. */
-export function rsaSha1SignAsync(baseString: string, key: KeyObject): Promise<string> | string {
-  if (!SIGN_ON_THREAD_POOL) return rsaSha1Sign(baseString, key);
+/**
+ * crypto.sign(algorithm, data, key) on the thread pool (its callback form) when SIGN_ON_THREAD_POOL,
+ * else in place: the one rule for every private-key signature of the gateway (RSA-SHA1 re-signing, jwt).
+ */
+export function signOffLoop(algorithm: string | null, data: Buffer, key: KeyObject | SignKeyObjectInput): Promise<Buffer> | Buffer {
+  if (!SIGN_ON_THREAD_POOL) return sign(algorithm, data, key);
   return new Promise((resolve, reject) => {
-    sign('sha1', Buffer.from(baseString), { key, padding: constants.RSA_PKCS1_PADDING }, (err, signature) => {
-      if (err) reject(err);
-      else resolve(signature.toString('base64'));
-    });
+    sign(algorithm, data, key, (err, signature) => (err ? reject(err) : resolve(signature)));
   });
+}
+
+/** Same as rsaSha1Sign, by signOffLoop. */
+export function rsaSha1SignAsync(baseString: string, key: KeyObject): Promise<string> | string {
+  const signature = signOffLoop('sha1', Buffer.from(baseString), { key, padding: constants.RSA_PKCS1_PADDING });
+  return signature instanceof Promise ? signature.then((b) => b.toString('base64')) : signature.toString('base64');
 }
 
 // Canonical, padded base64 only: Buffer.from(s, 'base64') would silently skip garbage.

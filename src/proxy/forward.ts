@@ -371,16 +371,17 @@ export function createForwarder(gw: Gateway): Forwarder {
 
       try {
         // The exact request-target the gateway signed, as is: no URL parsing, no '//' collapsing.
-        upstreamReq = (upstream.protocol === 'https:' ? https : http).request({
+        const tls = upstream.protocol === 'https:';
+        upstreamReq = (tls ? https : http).request({
           protocol: upstream.protocol,
           hostname: upstream.hostname,
           port: upstream.port,
           method: req.method,
           path: plan.path,
           headers: plan.headers,
-          agent: upstream.protocol === 'https:' ? agents.https : agents.http,
-          // Certificates are checked whatever NODE_TLS_REJECT_UNAUTHORIZED says (as http-proxy did).
-          ...(upstream.protocol === 'https:' && { rejectUnauthorized: true }),
+          agent: tls ? agents.https : agents.http,
+          // Certificates are checked whatever NODE_TLS_REJECT_UNAUTHORIZED says, as http-proxy did (plain http ignores it).
+          rejectUnauthorized: true,
         });
       } catch (err) {
         // http.request refused the request synchronously (a header value it will not send): answer, never hang.

@@ -1,8 +1,8 @@
 // jwt identity mode: `Authorization: Bearer <JWT>`, a short-lived JWT per request (RS256 or
 // EdDSA, node:crypto, signed on the thread pool when the process has more than one CPU), whose
 // public key the admin port serves as a JWKS so AppB can verify it (DESIGN.md section 2).
-import { randomUUID, sign, type KeyObject } from 'node:crypto';
-import { SIGN_ON_THREAD_POOL } from '../../oauth1/index.js';
+import { randomUUID } from 'node:crypto';
+import { signOffLoop } from '../../oauth1/index.js';
 import { requestTarget, type ClientHeaderFilter, type IdentityMode, type PublishedKey, type ResolvedIdentityOf } from './mode.js';
 
 export interface JwtClaims {
@@ -17,14 +17,6 @@ export interface JwtClaims {
 }
 
 const b64url = (data: string | Buffer): string => Buffer.from(data).toString('base64url');
-
-/** Signs on the libuv thread pool (callback form of crypto.sign), off the event loop, when the process has more than one CPU. */
-function signAsync(algorithm: 'RS256' | 'EdDSA', data: Buffer, key: KeyObject): Promise<Buffer> | Buffer {
-  if (!SIGN_ON_THREAD_POOL) return sign(algorithm === 'RS256' ? 'sha256' : null, data, key);
-  return new Promise((resolve, reject) => {
-    sign(algorithm === 'RS256' ? 'sha256' : null, data, key, (err, signature) => (err ? reject(err) : resolve(signature)));
-  });
-}
 
 type JwtIdentity = ResolvedIdentityOf<'jwt'>;
 
@@ -44,7 +36,7 @@ async function signWith(id: JwtIdentity, encodedHeader: string, user: string, li
   const iat = Math.floor(nowMs / 1000);
   const claims: JwtClaims = { iss: id.issuer, aud: id.audience, sub: user, iat, exp: iat + id.ttlSeconds, jti: randomUUID(), link: linkId };
   const input = `${encodedHeader}.${b64url(JSON.stringify(claims))}`;
-  const signature = await signAsync(id.algorithm, Buffer.from(input), id.privateKey);
+  const signature = await signOffLoop(id.algorithm === 'RS256' ? 'sha256' : null, Buffer.from(input), id.privateKey);
   return `${input}.${b64url(signature)}`;
 }
 
